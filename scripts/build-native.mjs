@@ -5,6 +5,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+// Two builds in one tree at once corrupt each other: serialize them with flock(1).
+if (!process.env.FMNIST_BUILD_LOCKED && spawnSync('flock', ['--version']).status === 0) {
+  const r = spawnSync('flock', ['build.lock', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, FMNIST_BUILD_LOCKED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
 const out = 'build/Release/fmnist_torch.node';
 const sources = ['binding.gyp', 'scripts/find-libtorch.mjs', ...readdirSync('native').map((f) => join('native', f))];
 const stale =

@@ -1,0 +1,148 @@
+// Seeded randomness, stratified train/validation split and a mini-batch iterator.
+import { PIXELS_PER_IMAGE } from './files.js';
+import type { Split } from './convert.js';
+
+/** mulberry32: a tiny 32-bit PRNG, good enough for shuffling and identical on every platform. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher-Yates shuffle in place. */
+export function shuffleInPlace(values: Int32Array, random: () => number): Int32Array {
+  for (let i = values.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const tmp = values[i];
+    values[i] = values[j];
+    values[j] = tmp;
+  }
+  return values;
+}
+
+function checkSeed(seed: number): void {
+  if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+}
+
+/**
+ * Per-class random split. The validation size is round(n*valFraction), shared out among classes by
+ * largest remainder so each class is within one example of its exact share. Both index lists come back sorted.
+ */
+export function stratifiedSplit(
+  labels: Uint8Array,
+  valFraction: number,
+  seed: number,
+): { train: Int32Array; val: Int32Array } {
+  if (!(valFraction >= 0 && valFraction < 1)) throw new RangeError(`valFraction must be in [0, 1), got ${valFraction}`);
+  checkSeed(seed);
+  const n = labels.length;
+  let numClasses = 0;
+  for (let i = 0; i < n; i++) numClasses = Math.max(numClasses, labels[i] + 1);
+
+  const byClass: number[][] = Array.from({ length: numClasses }, () => []);
+  for (let i = 0; i < n; i++) byClass[labels[i]].push(i);
+
+  const exact = byClass.map((members) => members.length * valFraction);
+  const valPerClass = exact.map(Math.floor);
+  let remaining = Math.round(n * valFraction) - valPerClass.reduce((a, b) => a + b, 0);
+  // Ties go to the lower class index so the result depends only on the inputs.
+  const byRemainder = exact.map((e, c) => ({ c, r: e - Math.floor(e) })).sort((a, b) => b.r - a.r || a.c - b.c);
+  for (const { c } of byRemainder) {
+    if (remaining <= 0) break;
+    if (valPerClass[c] < byClass[c].length) {
+      valPerClass[c]++;
+      remaining--;
+    }
+  }
+
+  const random = mulberry32(seed);
+  const isVal = new Uint8Array(n);
+  for (let c = 0; c < numClasses; c++) {
+    const members = shuffleInPlace(Int32Array.from(byClass[c]), random);
+    for (let k = 0; k < valPerClass[c]; k++) isVal[members[k]] = 1;
+  }
+  const valCount = valPerClass.reduce((a, b) => a + b, 0);
+  const train = new Int32Array(n - valCount);
+  const val = new Int32Array(valCount);
+  for (let i = 0, t = 0, v = 0; i < n; i++) {
+    if (isVal[i]) val[v++] = i;
+    else train[t++] = i;
+  }
+  return { train, val };
+}
+
+/** A new Split holding copies of the chosen examples, in the order given. */
+export function subset(split: Split, indices: Int32Array): Split {
+  const images = new Float32Array(indices.length * PIXELS_PER_IMAGE);
+  const labels = new Uint8Array(indices.length);
+  gatherBatch(split, indices, images, labels);
+  return { images, labels, count: indices.length };
+}
+
+/**
+ * Copies the examples at `indices` into `images`/`labels` (reusable batch buffers, at least as large as
+ * the batch), so training loops need no allocation per step.
+ */
+export function gatherBatch(split: Split, indices: Int32Array, images: Float32Array, labels: Uint8Array): void {
+  if (images.length < indices.length * PIXELS_PER_IMAGE || labels.length < indices.length) {
+    throw new RangeError(`batch buffers are too small for ${indices.length} examples`);
+  }
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k];
+    if (!(i >= 0 && i < split.count)) throw new RangeError(`index ${i} out of range 0-${split.count - 1}`);
+    images.set(split.images.subarray(i * PIXELS_PER_IMAGE, (i + 1) * PIXELS_PER_IMAGE), k * PIXELS_PER_IMAGE);
+    labels[k] = split.labels[i];
+  }
+}
+
+/**
+ * Shuffled mini-batches over a fixed set of example indices. One permutation buffer is reshuffled in
+ * place each epoch and batches are subarray views of it, so a batch is only valid until the next epoch.
+ */
+export class BatchIterator {
+  readonly numBatches: number;
+  readonly size: number;
+  private readonly order: Int32Array;
+  private readonly random: () => number;
+  private epochsStarted = 0;
+
+  constructor(
+    indices: Int32Array | number,
+    readonly batchSize: number,
+    seed: number,
+  ) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+    checkSeed(seed);
+    if (typeof indices === 'number') {
+      if (!Number.isInteger(indices) || indices < 0) throw new RangeError(`count must be >= 0, got ${indices}`);
+      this.order = new Int32Array(indices);
+      for (let i = 0; i < indices; i++) this.order[i] = i;
+    } else {
+      // Copy so shuffling never disturbs the caller's array.
+      this.order = Int32Array.from(indices);
+    }
+    this.size = this.order.length;
+    this.numBatches = Math.ceil(this.size / batchSize);
+    this.random = mulberry32(seed);
+  }
+
+  /** How many times epoch() has been called. */
+  get epochs(): number {
+    return this.epochsStarted;
+  }
+
+  *epoch(): Generator<Int32Array> {
+    this.epochsStarted++;
+    shuffleInPlace(this.order, this.random);
+    for (let start = 0; start < this.size; start += this.batchSize) {
+      yield this.order.subarray(start, Math.min(this.size, start + this.batchSize));
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// torch.* functions: factories and free functions over Tensors.
+import { native } from '../native/binding.js';
+import type { AnyTypedArray } from '../native/addon.js';
+import { Tensor, wrap, asTypedArray, type Dtype } from './tensor.js';
+
+function shapeOf(data: unknown): number[] {
+  const shape: number[] = [];
+  let d: unknown = data;
+  while (Array.isArray(d)) {
+    shape.push(d.length);
+    d = d[0];
+  }
+  return shape;
+}
+
+/** torch.tensor: from a (nested) number array or a typed array (then give `shape`). */
+export function tensor(
+  data: number | number[] | number[][] | number[][][] | number[][][][] | AnyTypedArray,
+  opts: { dtype?: Dtype; shape?: number[]; requiresGrad?: boolean } = {},
+): Tensor {
+  let flat: AnyTypedArray | number[];
+  let shape: number[];
+  if (typeof data === 'number') {
+    flat = [data];
+    shape = opts.shape ?? [];
+  } else if (Array.isArray(data)) {
+    shape = opts.shape ?? shapeOf(data);
+    flat = (data as unknown[]).flat(Infinity) as number[];
+  } else {
+    flat = data;
+    shape = opts.shape ?? [data.length];
+  }
+  const dtype = opts.dtype ?? (Array.isArray(flat) ? 'float32' : undefined);
+  const t = wrap(native.fromTypedArray(asTypedArray(flat, dtype ?? 'float32'), shape, dtype));
+  if (opts.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+/** Copies a typed array into a tensor of `shape`; the dtype follows the array unless given. */
+export function fromTypedArray(data: AnyTypedArray, shape: number[], dtype?: Dtype): Tensor {
+  return wrap(native.fromTypedArray(data, shape, dtype));
+}
+
+type Factory = { dtype?: Dtype; requiresGrad?: boolean };
+function made(t: Tensor, o: Factory): Tensor {
+  if (o.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+export const zeros = (shape: number[], o: Factory = {}) => made(wrap(native.zeros(shape, o.dtype)), o);
+export const ones = (shape: number[], o: Factory = {}) => made(wrap(native.ones(shape, o.dtype)), o);
+export const empty = (shape: number[], o: Factory = {}) => made(wrap(native.empty(shape, o.dtype)), o);
+export const full = (shape: number[], v: number, o: Factory = {}) => made(wrap(native.full(shape, v, o.dtype)), o);
+export const randn = (shape: number[], o: Factory = {}) => made(wrap(native.randn(shape, o.dtype)), o);
+export const rand = (shape: number[], o: Factory = {}) => made(wrap(native.rand(shape, o.dtype)), o);
+export const randint = (low: number, high: number, shape: number[]) => wrap(native.randint(low, high, shape));
+export const randperm = (n: number) => wrap(native.randperm(n));
+export const arange = (start: number, end: number, step = 1, dtype: Dtype = 'int64') =>
+  wrap(native.arange(start, end, step, dtype));
+export const zerosLike = (t: Tensor) => zeros(t.shape, { dtype: t.dtype });
+
+export const cat = (ts: Tensor[], dim = 0) => wrap(native.cat(ts.map((t) => t.h), dim));
+export const stack = (ts: Tensor[], dim = 0) => wrap(native.stack(ts.map((t) => t.h), dim));
+export const where = (cond: Tensor, a: Tensor, b: Tensor) => wrap(native.where(cond.h, a.h, b.h));
+export const maximum = (a: Tensor, b: Tensor) => wrap(native.maximum(a.h, b.h));
+export const matmul = (a: Tensor, b: Tensor) => a.matmul(b);
+
+/** Turns autograd recording off inside `fn` (torch.no_grad). */
+export function noGrad<R>(fn: () => R): R {
+  const prev = native.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+export const manualSeed = (seed: number) => native.manualSeed(seed);
+export const setNumThreads = (n: number) => native.setNumThreads(n);
+export const getNumThreads = () => native.getNumThreads();
+export const libtorchVersion = native.libtorchVersion;
+
+/** Writes a state dict (name -> tensor) in the zip/pickle format that Python's torch.load reads. */
+export function saveStateDict(sd: Map<string, Tensor>): Buffer {
+  return native.pickleSave(
+    [...sd.keys()],
+    [...sd.values()].map((t) => t.h),
+  );
+}
+
+export function loadStateDict(bytes: Buffer): Map<string, Tensor> {
+  const { names, tensors } = native.pickleLoad(bytes);
+  return new Map(names.map((n, i) => [n, wrap(tensors[i])]));
+}
