@@ -1,6 +1,9 @@
 // The fmnist command line. Each command lives in its own file under commands/.
 import { Command, CommanderError } from 'commander';
 import { registerData } from './commands/data.js';
+import { registerTrain } from './commands/train.js';
+import { registerEvaluate } from './commands/evaluate.js';
+import { registerPredict } from './commands/predict.js';
 
 export class UserError extends Error {}
 
@@ -10,6 +13,9 @@ export function buildProgram(): Command {
     .option('--verbose', 'print stack traces on errors')
     .showHelpAfterError('(run with --help for usage)');
   registerData(program);
+  registerTrain(program);
+  registerEvaluate(program);
+  registerPredict(program);
   return program;
 }
 

@@ -113,7 +113,11 @@ function checkMagic(path: string, bytes: Uint8Array, expected: number, kind: str
   if (magic !== expected) {
     const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
     const hint =
-      magic === IDX_LABELS_MAGIC ? ' (this is a label file)' : magic === IDX_IMAGES_MAGIC ? ' (this is an image file)' : '';
+      magic === IDX_LABELS_MAGIC
+        ? ' (this is a label file)'
+        : magic === IDX_IMAGES_MAGIC
+          ? ' (this is an image file)'
+          : '';
     throw new DataError(
       `${path}: wrong magic number ${magic} (${hex(magic)})${hint}, expected ${expected} (${hex(expected)}) for IDX ${kind}`,
     );

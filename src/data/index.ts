@@ -28,7 +28,14 @@ export {
   verifyChecksum,
   type IdxImages,
 } from './idx.js';
-export { locateData, findDataFiles, searchPlaces, type DataSource, type DataOrigin, type LocateOptions } from './locate.js';
+export {
+  locateData,
+  findDataFiles,
+  searchPlaces,
+  type DataSource,
+  type DataOrigin,
+  type LocateOptions,
+} from './locate.js';
 export { downloadDataset, type DownloadOptions } from './download.js';
 export { loadFashionMnist, type FashionMnist, type LoadOptions } from './load.js';
 export { toFloatImages, pixelStats, shapeNHWC, shapeNCHW, classCounts, type Split } from './convert.js';

@@ -49,9 +49,9 @@ function sourceLabel(origin: 'flag' | 'env'): string {
   return origin === 'flag' ? '--data-dir' : 'FASHION_MNIST_DIR';
 }
 
-function notFoundError(opts: LoadOptions, detail: string): DataError {
+function notFoundError(opts: LoadOptions, detail: string, hint = ''): DataError {
   const searched = searchPlaces(opts).map((p) => p.dir);
-  return new DataError(`${detail}\nSearched: ${searched.join(', ')}\n${howToGetData(opts.env ?? process.env)}`);
+  return new DataError(`${detail}\nSearched: ${searched.join(', ')}\n${howToGetData(opts.env ?? process.env)}${hint}`);
 }
 
 async function findOrDownload(opts: LoadOptions): Promise<DataSource> {
@@ -65,7 +65,10 @@ async function findOrDownload(opts: LoadOptions): Promise<DataSource> {
           .map((n) => `${n}(.gz)`)
           .join(', ')}`
       : 'folder does not exist';
-    throw notFoundError(opts, `Fashion-MNIST not found in ${explicit.dir} (from ${sourceLabel(explicit.origin)}): ${what}`);
+    throw notFoundError(
+      opts,
+      `Fashion-MNIST not found in ${explicit.dir} (from ${sourceLabel(explicit.origin)}): ${what}`,
+    );
   }
   if (opts.download === false) throw notFoundError(opts, 'Fashion-MNIST not found (download disabled)');
   const env = opts.env ?? process.env;
@@ -80,7 +83,11 @@ async function findOrDownload(opts: LoadOptions): Promise<DataSource> {
     });
   } catch (err) {
     if (!(err instanceof DataError)) throw err;
-    throw notFoundError(opts, `Fashion-MNIST not found locally and the download into ${dir} failed: ${err.message}`);
+    throw notFoundError(
+      opts,
+      `Fashion-MNIST not found locally and the download into ${dir} failed: ${err.message}`,
+      ' FASHION_MNIST_MIRROR=URL picks another download mirror.',
+    );
   }
   const files = findDataFiles(dir);
   if (!files) throw notFoundError(opts, `${dir}: download finished but files are missing`);

@@ -72,7 +72,10 @@ export function formatSummary(s: DataSummary): string {
   for (const [name, train, test] of rows) {
     lines.push(`  ${name.padEnd(widths[0])}  ${train.padStart(widths[1])}  ${test.padStart(widths[2])}`);
   }
-  lines.push('', `Train pixels (scaled to [0,1]): mean ${s.train.pixelMean.toFixed(4)}, std ${s.train.pixelStd.toFixed(4)}`);
+  lines.push(
+    '',
+    `Train pixels (scaled to [0,1]): mean ${s.train.pixelMean.toFixed(4)}, std ${s.train.pixelStd.toFixed(4)}`,
+  );
   if (s.grid) lines.push(`Sample grid: ${s.grid}`);
   return `${lines.join('\n')}\n`;
 }
