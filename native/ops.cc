@@ -12,6 +12,13 @@ using TensorOp = std::function<Tensor(const Args&)>;
 using MultiOp = std::function<std::vector<Tensor>(const Args&)>;
 using InplaceOp = std::function<void(const Args&)>;
 
+// A whole number given for an integral tensor stays integral, as in PyTorch (int64 += 1).
+at::Scalar scalarFor(const Tensor& t, double v) {
+  if (at::isIntegralType(t.scalar_type(), /*includeBool=*/false) && v == static_cast<double>(static_cast<int64_t>(v)))
+    return at::Scalar(static_cast<int64_t>(v));
+  return at::Scalar(v);
+}
+
 at::TensorOptions opts(const Args& a, size_t dtypeArg) {
   return at::TensorOptions().dtype(a.dtype(dtypeArg, at::kFloat));
 }
@@ -41,8 +48,8 @@ const std::vector<std::pair<const char*, TensorOp>> kOps = {
     {"sub", [](const Args& a) { return at::sub(a.t(0), a.t(1), a.d(2, 1)); }},
     {"mul", [](const Args& a) { return at::mul(a.t(0), a.t(1)); }},
     {"div", [](const Args& a) { return at::div(a.t(0), a.t(1)); }},
-    {"addScalar", [](const Args& a) { return at::add(a.t(0), a.d(1)); }},
-    {"mulScalar", [](const Args& a) { return at::mul(a.t(0), a.d(1)); }},
+    {"addScalar", [](const Args& a) { return at::add(a.t(0), scalarFor(a.t(0), a.d(1))); }},
+    {"mulScalar", [](const Args& a) { return at::mul(a.t(0), scalarFor(a.t(0), a.d(1))); }},
     {"divScalar", [](const Args& a) { return at::div(a.t(0), a.d(1)); }},
     {"rsubScalar", [](const Args& a) { return at::rsub(a.t(0), a.d(1)); }},
     {"powScalar", [](const Args& a) { return at::pow(a.t(0), a.d(1)); }},
@@ -156,9 +163,9 @@ const std::vector<std::pair<const char*, MultiOp>> kMultiOps = {
 // In-place ops; JS gets its own first argument back.
 const std::vector<std::pair<const char*, InplaceOp>> kInplace = {
     {"add_", [](const Args& a) { a.t(0).add_(a.t(1), a.d(2, 1)); }},
-    {"addScalar_", [](const Args& a) { a.t(0).add_(a.d(1)); }},
+    {"addScalar_", [](const Args& a) { a.t(0).add_(scalarFor(a.t(0), a.d(1))); }},
     {"mul_", [](const Args& a) { a.t(0).mul_(a.t(1)); }},
-    {"mulScalar_", [](const Args& a) { a.t(0).mul_(a.d(1)); }},
+    {"mulScalar_", [](const Args& a) { a.t(0).mul_(scalarFor(a.t(0), a.d(1))); }},
     {"div_", [](const Args& a) { a.t(0).div_(a.t(1)); }},
     {"addcmul_", [](const Args& a) { a.t(0).addcmul_(a.t(1), a.t(2), a.d(3, 1)); }},
     {"addcdiv_", [](const Args& a) { a.t(0).addcdiv_(a.t(1), a.t(2), a.d(3, 1)); }},

@@ -27,7 +27,14 @@ Napi::Value pickleLoad(const Napi::CallbackInfo& info) {
     if (!info[0].IsBuffer()) a.bad(0, "a Buffer");
     auto buf = info[0].As<Napi::Buffer<char>>();
     std::vector<char> bytes(buf.Data(), buf.Data() + buf.Length());
-    c10::IValue v = torch::pickle_load(bytes);
+    c10::IValue v;
+    try {
+      v = torch::pickle_load(bytes);
+    } catch (const c10::Error& e) {
+      // libtorch 1.13's unpickler lacks OrderedDict and single-item SETITEM.
+      throw std::runtime_error(std::string("cannot read this file (") + e.what_without_backtrace() +
+                               "). From Python, save a plain dict: torch.save(dict(model.state_dict()), path)");
+    }
     if (!v.isGenericDict()) throw std::runtime_error("the file does not hold a dict of tensors");
     Napi::Env env = info.Env();
     Napi::Array names = Napi::Array::New(env);

@@ -1,4 +1,5 @@
 #include <atomic>
+#include <cmath>
 
 #include "common.h"
 
@@ -111,8 +112,14 @@ double Args::d(size_t i) const {
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
+static bool isInteger(const Napi::Value& v) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return std::isfinite(d) && d == std::floor(d);
+}
+
 int64_t Args::i(size_t i) const {
-  if (i >= info.Length() || !info[i].IsNumber()) bad(i, "an integer");
+  if (i >= info.Length() || !isInteger(info[i])) bad(i, "an integer");
   return info[i].As<Napi::Number>().Int64Value();
 }
 
@@ -128,7 +135,7 @@ std::vector<int64_t> Args::ints(size_t i) const {
   std::vector<int64_t> out(a.Length());
   for (uint32_t k = 0; k < a.Length(); k++) {
     Napi::Value v = a.Get(k);
-    if (!v.IsNumber()) bad(i, "an array of integers");
+    if (!isInteger(v)) bad(i, "an array of integers");
     out[k] = v.As<Napi::Number>().Int64Value();
   }
   return out;

@@ -4,6 +4,8 @@ import { registerData } from './commands/data.js';
 import { registerTrain } from './commands/train.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerPredict } from './commands/predict.js';
+import { registerServe } from './commands/serve.js';
+import { registerCompare } from './commands/compare.js';
 
 export class UserError extends Error {}
 
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEvaluate(program);
   registerPredict(program);
+  registerServe(program);
+  registerCompare(program);
   return program;
 }
 

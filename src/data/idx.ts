@@ -1,5 +1,5 @@
 // IDX file reader (the MNIST container format), for gzip-compressed or raw files.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { gunzip, gunzipSync, type ZlibOptions } from 'node:zlib';
@@ -33,15 +33,11 @@ function hexPreview(bytes: Uint8Array): string {
   return `${hex} "${text}"`;
 }
 
-function fileBytes(path: string, read: () => Buffer): Buffer {
-  try {
-    return read();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(`${path}: file not found. ${howToGetData()}`);
-    if (code === 'EISDIR') throw new DataError(`${path}: is a folder, expected an IDX file`);
-    throw new DataError(`${path}: cannot read file (${(err as Error).message})`);
-  }
+function readError(path: string, err: unknown): DataError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new DataError(`${path}: file not found. ${howToGetData()}`);
+  if (code === 'EISDIR') return new DataError(`${path}: is a folder, expected an IDX file`);
+  return new DataError(`${path}: cannot read file (${(err as Error).message})`);
 }
 
 function checkContainer(path: string, raw: Uint8Array): void {
@@ -74,7 +70,12 @@ function gunzipOptions(compressedSize: number): ZlibOptions {
 
 /** The file's IDX bytes: decompressed if it is gzip, as-is otherwise. */
 export function readIdxBytes(path: string): Uint8Array {
-  const raw = fileBytes(path, () => readFileSync(path));
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw readError(path, err);
+  }
   checkContainer(path, raw);
   if (!isGzip(raw)) return raw;
   try {
@@ -90,9 +91,7 @@ export async function readIdxBytesAsync(path: string): Promise<Uint8Array> {
   try {
     raw = await readFile(path);
   } catch (err) {
-    raw = fileBytes(path, () => {
-      throw err;
-    });
+    throw readError(path, err);
   }
   checkContainer(path, raw);
   if (!isGzip(raw)) return raw;
@@ -204,14 +203,4 @@ export function verifyChecksum(bytes: Uint8Array, path: string, expected: string
     `${path}: checksum mismatch: SHA-256 of the decompressed data is ${actual}, expected ${expected}.${size} ` +
       'The file is corrupt or not the official Fashion-MNIST; delete it and get it again (or pass --no-verify)',
   );
-}
-
-/** Size on disk, or -1 if the path is not a regular file. */
-export function fileSize(path: string): number {
-  try {
-    const st = statSync(path);
-    return st.isFile() ? st.size : -1;
-  } catch {
-    return -1;
-  }
 }

@@ -18,7 +18,9 @@ export class DisposeScope {
     return t;
   }
 
+  /** Frees what the scope holds and, if it is the innermost scope, ends it. */
   dispose(): void {
+    if (current === this) current = this.outer;
     for (const t of this.tensors) t.dispose();
     this.tensors.clear();
   }
@@ -37,7 +39,6 @@ export function newDisposeScope(): DisposeScope {
 
 function endScope(scope: DisposeScope): void {
   if (current !== scope) throw new Error('dispose scopes must end in the order they began');
-  current = scope.outer;
   scope.dispose();
 }
 
@@ -62,6 +63,16 @@ function collect(value: unknown, into: Tensor[], isTensor: (v: unknown) => v is 
 let tensorCheck: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
 export function setTensorCheck(f: (v: unknown) => v is Tensor): void {
   tensorCheck = f;
+}
+
+/**
+ * Lets Node run the finalizers of handles freed since the last turn of the event loop. A
+ * long synchronous loop of tensor work should await this every few steps: Node 20 defers
+ * N-API finalizers to the event loop, and until they run their small allocations fragment
+ * the heap, so the memory of disposed tensors is not reused (RSS grew ~1 MB per CNN step).
+ */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** tf.tidy: runs `fn`, frees every tensor it made except those it returns (in arrays or plain objects too). */

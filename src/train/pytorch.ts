@@ -21,13 +21,13 @@ function toTensors(split: Split): { x: torch.Tensor; y: torch.Tensor } {
 }
 
 /** Mean loss and accuracy over a split, without gradients, in chunks. */
-export function evaluateModel(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk = 1000) {
+export async function evaluateModel(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, chunk = 1000) {
   const n = x.shape[0];
   let loss = 0;
   let correct = 0;
   model.eval();
-  torch.noGrad(() => {
-    for (let i = 0; i < n; i += chunk)
+  for (let i = 0; i < n; i += chunk) {
+    torch.noGrad(() =>
       torch.tidy(() => {
         const len = Math.min(chunk, n - i);
         const xb = x.narrow(0, i, len);
@@ -35,8 +35,10 @@ export function evaluateModel(model: torch.nn.Module, x: torch.Tensor, y: torch.
         const logits = model.call(xb);
         loss += F.crossEntropy(logits, yb, { reduction: 'sum' }).item();
         correct += logits.argmax(1).eq(yb).sum().item();
-      });
-  });
+      }),
+    );
+    await torch.tick();
+  }
   return { loss: loss / n, accuracy: correct / n };
 }
 
@@ -71,7 +73,11 @@ export interface TrainResult {
   metrics: MetricsJson;
 }
 
-export function trainPytorch(cfg: TrainConfig, data: PreparedData, log: (s: string) => void = console.log): TrainResult {
+export async function trainPytorch(
+  cfg: TrainConfig,
+  data: PreparedData,
+  log: (s: string) => void = console.log,
+): Promise<TrainResult> {
   torch.setNumThreads(cfg.threads);
   torch.manualSeed(cfg.seed);
   const model = PYTORCH_MODELS[cfg.model]();
@@ -124,11 +130,12 @@ export function trainPytorch(cfg: TrainConfig, data: PreparedData, log: (s: stri
       });
       seen += idx.length;
       done++;
+      if (done % 8 === 0) await torch.tick(); // see tick(): keeps RSS flat
       bar.update(done, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(4) }, seen);
     }
     const seconds = (performance.now() - t0) / 1000;
     bar.done();
-    const v = val ? evaluateModel(model, val.x, val.y) : null;
+    const v = val ? await evaluateModel(model, val.x, val.y) : null;
     const rec: EpochRecord = {
       epoch,
       loss: lossSum / seen,

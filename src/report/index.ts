@@ -1,0 +1,386 @@
+// The visual report: figures (SVG + PNG) under <out>/figures/, then <out>/report.html (self-contained)
+// and <out>/report.md (links the PNGs).
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import type { Split } from '../data/index.js';
+import { writeFileAtomic } from '../train/fsutil.js';
+import {
+  renderHtml,
+  renderMarkdown,
+  type Block,
+  type FigureRef,
+  type ReportDocument,
+  type Section,
+} from './document.js';
+import { renderPredictionGrid, renderSamples } from './images.js';
+import { rasterFigure, renderChart, type RenderedFigure } from './render.js';
+import type { ReportRun } from './runs.js';
+import {
+  confusionSpec,
+  confusedPairsSpec,
+  historySpec,
+  perClassSpec,
+  reliabilitySpec,
+  validationSpec,
+} from './specs.js';
+import {
+  classNames,
+  comparisonTable,
+  conclusions,
+  confusedPairsTable,
+  perClassRows,
+  perClassTable,
+  type PerClassRow,
+} from './summary.js';
+
+export { loadRun, loadRuns, runId, runLabel, sortRuns, type ReportRun } from './runs.js';
+export { renderChart, rasterFigure, svgToPng, PNG_SCALE, type RenderedFigure } from './render.js';
+export { GRID, predictionGridSize, renderPredictionGrid, selectPredictions } from './images.js';
+export * as specs from './specs.js';
+export * from './summary.js';
+export { renderHtml, renderMarkdown, type ReportDocument } from './document.js';
+
+export interface ReportInput {
+  /** Where report.html, report.md and figures/ go (usually the folder that holds the runs). */
+  outDir: string;
+  runs: ReportRun[];
+  /** Test images for the prediction grids; each run's test-probs.bin covers its first `testCount` images. */
+  test?: Split | null;
+  /** Images for the dataset's sample grid (normally the training split). */
+  samples?: Split | null;
+  /** Lines for the Notes block: runs skipped, data not found, ... */
+  notes?: string[];
+  log?: (s: string) => void;
+}
+
+export interface ReportOutput {
+  html: string;
+  md: string;
+  figuresDir: string;
+  figures: {
+    id: string;
+    svg: string;
+    png: string;
+    width: number;
+    height: number;
+    pngWidth: number;
+    pngHeight: number;
+  }[];
+}
+
+/**
+ * Whether `test` holds the images a run was tested on: enough of them, with labels that give back the run's
+ * confusion matrix from its test-probs.bin (so a grid never pairs a prediction with some other image's label).
+ */
+export function testImagesMatch(run: ReportRun, test: Split): boolean {
+  const cm = run.metrics.confusionMatrix;
+  const k = cm.length;
+  const n = cm.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0);
+  if (test.count < n || test.labels.length < n) return false;
+  const again = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (let i = 0; i < n; i++) {
+    const t = test.labels[i];
+    if (t >= k) return false;
+    let best = 0;
+    if (run.probs) for (let c = 1; c < k; c++) if (run.probs[i * k + c] > run.probs[i * k + best]) best = c;
+    if (run.probs) again[t][best]++;
+    else again[t][t]++;
+  }
+  return run.probs
+    ? again.every((row, t) => row.every((v, p) => v === cm[t][p]))
+    : again.every((row, t) => row[t] === cm[t].reduce((a, b) => a + b, 0));
+}
+
+function perClassHtml(runs: readonly ReportRun[], rows: PerClassRow[]): string {
+  const esc = (s: string) => s.replace(/[<>&]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;' })[c] ?? c);
+  const f = (x: number) => x.toFixed(3);
+  const head1 = `<tr><th rowspan="2">Class</th><th rowspan="2" class="num">Support</th>${runs
+    .map((r) => `<th colspan="3" class="group">${esc(r.label)}</th>`)
+    .join('')}</tr>`;
+  const head2 = `<tr>${runs.map(() => '<th class="num">P</th><th class="num">R</th><th class="num">F1</th>').join('')}</tr>`;
+  const body = rows.map((row) => {
+    const bestF1 = Math.max(...row.values.map((v) => v.f1));
+    const cells = row.values
+      .map(
+        (v) =>
+          `<td class="num">${f(v.precision)}</td><td class="num">${f(v.recall)}</td>` +
+          `<td class="num">${v.f1 === bestF1 && runs.length > 1 ? `<b>${f(v.f1)}</b>` : f(v.f1)}</td>`,
+      )
+      .join('');
+    const avg = row.name.endsWith('avg');
+    return `<tr${avg ? ' class="avg"' : ''}><td>${esc(row.name)}</td><td class="num">${row.support == null ? '' : row.support.toLocaleString('en-US')}</td>${cells}</tr>`;
+  });
+  return [
+    '<div class="table-wrap"><table class="per-class">',
+    '<caption>P: precision, R: recall; the best F1 of each class in bold. A class never predicted has precision 0.</caption>',
+    `<thead>${head1}${head2}</thead>`,
+    `<tbody>${body.join('\n')}</tbody></table></div>`,
+  ].join('\n');
+}
+
+function dataSummary(runs: readonly ReportRun[]): string {
+  const d = runs[0]?.info.data;
+  if (!d) return '';
+  const same = runs.every(
+    (r) =>
+      r.info.data.trainCount === d.trainCount &&
+      r.info.data.valCount === d.valCount &&
+      r.info.data.testCount === d.testCount,
+  );
+  const counts = `${d.trainCount.toLocaleString('en-US')} training, ${d.valCount.toLocaleString('en-US')} validation and ${d.testCount.toLocaleString('en-US')} test images`;
+  return same
+    ? `Every model saw the same data: ${counts} of Fashion-MNIST (${d.dir}${d.verified ? ', checksums verified' : ''}).`
+    : `The runs used different amounts of data; see Runs below. The first: ${counts}.`;
+}
+
+function runDetails(r: ReportRun): Block[] {
+  const c = r.info.config;
+  const engine = Object.entries(r.info.engine)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return [
+    { kind: 'subheading', text: r.label },
+    {
+      kind: 'list',
+      items: [
+        { lead: 'Folder', text: r.dir },
+        {
+          lead: 'Config',
+          text:
+            `epochs ${c.epochs} (ran ${r.metrics.epochs}, best ${r.metrics.bestEpoch}), batch size ${c.batchSize}, Adam lr ${c.lr}, ` +
+            `seed ${c.seed}, validation split ${c.valSplit}, patience ${c.patience}, threads ${c.threads}` +
+            (c.limit ? `, limit ${c.limit}` : '') +
+            (c.testLimit ? `, test limit ${c.testLimit}` : ''),
+        },
+        {
+          lead: 'Data',
+          text: `${r.info.data.trainCount} train / ${r.info.data.valCount} validation / ${r.info.data.testCount} test images from ${r.info.data.dir} (${r.info.data.origin})`,
+        },
+        { lead: 'Engine', text: engine || '-' },
+        {
+          lead: 'Host',
+          text: `${r.info.host.cpus} CPU${r.info.host.cpus === 1 ? '' : 's'}, Node ${r.info.host.node}; trained ${r.info.createdAt}`,
+        },
+      ],
+    },
+    { kind: 'details', summary: 'Model definition', text: r.info.definition },
+  ];
+}
+
+/** Renders every figure and writes report.html, report.md and figures/ under `outDir`. */
+export async function buildReport(input: ReportInput): Promise<ReportOutput> {
+  const { outDir, runs } = input;
+  const log = input.log ?? (() => {});
+  const figuresDir = join(outDir, 'figures');
+  const figures: ReportOutput['figures'] = [];
+  const notes = [...(input.notes ?? [])];
+
+  const save = (id: string, title: string, caption: string, kind: FigureRef['kind'], r: RenderedFigure): FigureRef => {
+    const svg = join(figuresDir, `${id}.svg`);
+    const png = join(figuresDir, `${id}.png`);
+    writeFileAtomic(svg, r.svg);
+    writeFileAtomic(png, r.png);
+    figures.push({ id, svg, png, width: r.width, height: r.height, pngWidth: r.pngWidth, pngHeight: r.pngHeight });
+    return { id, title, caption, kind, svg: r.svg, png: r.png, width: r.width, height: r.height };
+  };
+  const chart = async (id: string, title: string, caption: string, spec: TopLevelSpec): Promise<Block> => {
+    log(`  figure ${id}`);
+    return { kind: 'figure', figure: save(id, title, caption, 'chart', await renderChart(spec)) };
+  };
+
+  const sections: Section[] = [];
+  const names = classNames(runs);
+
+  // Comparison and conclusions.
+  const comparison: Block[] = [];
+  if (runs.length === 0) comparison.push({ kind: 'p', text: 'No finished runs to compare yet.' });
+  else {
+    comparison.push({ kind: 'p', text: dataSummary(runs) });
+    comparison.push({
+      kind: 'table',
+      table: comparisonTable(runs),
+      caption:
+        'Training time is the sum of the epochs\u2019 training passes; images/s is training throughput; ' +
+        'validation accuracy is at the best epoch, whose weights were kept; ECE is the expected calibration error on the test set.',
+    });
+  }
+  if (notes.length)
+    comparison.push({ kind: 'subheading', text: 'Notes' }, { kind: 'list', items: notes.map((text) => ({ text })) });
+  sections.push({ id: 'comparison', title: 'Comparison', blocks: comparison });
+  if (runs.length)
+    sections.push({
+      id: 'conclusions',
+      title: 'Conclusions',
+      blocks: [
+        { kind: 'p', text: 'Computed from the numbers above.' },
+        { kind: 'list', items: conclusions(runs).map((c) => ({ lead: c.topic, text: c.text })) },
+      ],
+    });
+
+  // The dataset.
+  const dataset: Block[] = [];
+  if (input.samples && input.samples.count > 0) {
+    log('  figure samples');
+    const fig = save(
+      'samples',
+      'Fashion-MNIST samples',
+      'The first 12 training images of each class, one row per class.',
+      'image',
+      rasterFigure(renderSamples(input.samples), 'Fashion-MNIST samples, one row per class'),
+    );
+    dataset.push({ kind: 'figure', figure: fig });
+  } else
+    dataset.push({
+      kind: 'p',
+      text: 'The dataset was not available when this report was built, so there is no sample grid.',
+    });
+  sections.push({ id: 'dataset', title: 'Dataset', blocks: dataset });
+
+  if (runs.length) {
+    // Training history.
+    const history: Block[] = [];
+    const vs = validationSpec(runs);
+    if (vs && runs.length > 1)
+      history.push(
+        await chart(
+          'validation-accuracy',
+          'Validation accuracy by epoch',
+          'Every model on the held-out validation data.',
+          vs,
+        ),
+      );
+    for (const r of runs) {
+      if (r.history.length === 0) continue;
+      history.push(
+        await chart(
+          `history-${r.id}`,
+          `${r.label}: training history`,
+          'Loss and accuracy per epoch, train against validation; the grey line marks the best epoch.',
+          historySpec(r),
+        ),
+      );
+    }
+    sections.push({ id: 'history', title: 'Training history', blocks: history });
+
+    // Confusion matrices.
+    const confusion: Block[] = [];
+    for (const r of runs)
+      confusion.push(
+        await chart(
+          `confusion-${r.id}`,
+          `${r.label}: confusion matrix`,
+          'Left: counts of test images; right: each row divided by its true class\u2019s size, so the diagonal is the recall.',
+          confusionSpec(r),
+        ),
+      );
+    sections.push({ id: 'confusion', title: 'Confusion matrices', blocks: confusion });
+
+    // Per-class metrics.
+    const rows = perClassRows(runs);
+    sections.push({
+      id: 'per-class',
+      title: 'Per-class metrics',
+      blocks: [
+        { kind: 'table', table: perClassTable(runs), html: perClassHtml(runs, rows) },
+        await chart(
+          'per-class',
+          'Per-class precision, recall and F1',
+          'Grouped by class, one bar per model.',
+          perClassSpec(runs),
+        ),
+      ],
+    });
+
+    // Confused pairs.
+    const pairs: Block[] = [
+      {
+        kind: 'table',
+        table: confusedPairsTable(runs),
+        caption: 'Top 5 per model: true \u2192 predicted: count (share of the true class).',
+      },
+    ];
+    const ps = confusedPairsSpec(runs);
+    if (ps)
+      pairs.push(
+        await chart(
+          'confused-pairs',
+          'Most-confused pairs',
+          'The mistakes most common over all models, per model.',
+          ps,
+        ),
+      );
+    sections.push({ id: 'confused-pairs', title: 'Most-confused pairs', blocks: pairs });
+
+    // Calibration.
+    sections.push({
+      id: 'calibration',
+      title: 'Calibration',
+      blocks: [
+        {
+          kind: 'p',
+          text:
+            'The expected calibration error (ECE) is the gap between confidence and accuracy, averaged over 15 equal-width ' +
+            'confidence bins weighted by how many test images fall in each.',
+        },
+        await chart(
+          'reliability',
+          'Reliability diagram',
+          'Accuracy against confidence per bin; the diagonal is perfect calibration.',
+          reliabilitySpec(runs),
+        ),
+      ],
+    });
+
+    // Prediction grids.
+    const predictions: Block[] = [];
+    for (const r of runs) {
+      if (!r.probs) {
+        predictions.push({ kind: 'p', text: `${r.label}: no test-probs.bin in ${r.dir}, so no prediction grid.` });
+        continue;
+      }
+      if (!input.test || !testImagesMatch(r, input.test)) {
+        predictions.push({
+          kind: 'p',
+          text: `${r.label}: the test images ${input.test ? 'found do not match this run\u2019s test set' : 'were not available'}, so no prediction grid.`,
+        });
+        continue;
+      }
+      log(`  figure predictions-${r.id}`);
+      const fig = save(
+        `predictions-${r.id}`,
+        `${r.label}: predictions`,
+        'Test images with the true label (grey), the prediction and its confidence (green when right, red and framed when wrong).',
+        'image',
+        rasterFigure(
+          renderPredictionGrid(r.label, r.probs, input.test, names),
+          `${r.label}: predictions on test images`,
+        ),
+      );
+      predictions.push({ kind: 'figure', figure: fig });
+    }
+    sections.push({ id: 'predictions', title: 'Predictions', blocks: predictions });
+
+    sections.push({ id: 'runs', title: 'Runs', blocks: runs.flatMap(runDetails) });
+  }
+
+  // Figures from earlier reports that this one did not draw (a run since removed) would mislead.
+  const keep = new Set(figures.flatMap((f) => [f.svg, f.png]));
+  if (existsSync(figuresDir))
+    for (const name of readdirSync(figuresDir))
+      if (/\.(svg|png)$/.test(name) && !keep.has(join(figuresDir, name)))
+        rmSync(join(figuresDir, name), { force: true });
+
+  const doc: ReportDocument = {
+    title: 'Fashion-MNIST: Keras vs PyTorch',
+    subtitle:
+      `${runs.length} model${runs.length === 1 ? '' : 's'}: ${runs.map((r) => r.label).join(', ') || 'none'}. ` +
+      `Generated ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC by fmnist.`,
+    sections,
+  };
+  const html = join(outDir, 'report.html');
+  const md = join(outDir, 'report.md');
+  writeFileAtomic(html, renderHtml(doc));
+  writeFileAtomic(md, renderMarkdown(doc));
+  return { html, md, figuresDir, figures };
+}

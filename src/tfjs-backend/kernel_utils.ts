@@ -1,0 +1,222 @@
+// Shared pieces of the torch backend's kernels: reading the values tfjs keeps for a tensor (the cpu backend's typed
+// arrays, which the native side reads without copying), making outputs, and the fallback onto the cpu backend's own
+// kernel whenever a call can't run natively (dtype, attribute, or a size too small to be worth the native call).
+import { backend_util, getKernel, util } from '@tensorflow/tfjs-core';
+import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type {
+  TfjsBinaryKernelName,
+  TfjsKernels,
+  TfjsReduceKernelName,
+  TfjsUnaryKernelName,
+  TfjsValues,
+} from '../native/addon.js';
+import { native } from '../native/binding.js';
+import type { BufferPool } from './buffer_pool.js';
+
+export const TORCH = 'torch';
+
+/** The native kernels; `native.tfjs` is checked once, when the backend registers. */
+export function kernels(): TfjsKernels {
+  return native.tfjs;
+}
+
+let minNativeSize = 256;
+/**
+ * Elementwise kernels, reductions and the like on fewer elements than this stay on the cpu backend's JS loops: below
+ * ~256 elements they are as fast as the native call's fixed cost (~2 us per op either way), above it native wins
+ * (README.md has the measurements). Convolutions, pooling and matrix products always go native.
+ */
+export function nativeThreshold(): number {
+  return minNativeSize;
+}
+/** Changes the threshold (tests set 0 to run every size natively); returns the previous one. */
+export function setNativeThreshold(n: number): number {
+  const prev = minNativeSize;
+  minNativeSize = n;
+  return prev;
+}
+
+const counts = { native: new Map<string, number>(), cpu: new Map<string, number>() };
+/** How many calls of each kernel ran natively and how many fell back to the cpu backend's kernel. */
+export function kernelStats(): { native: Record<string, number>; cpu: Record<string, number> } {
+  return { native: Object.fromEntries(counts.native), cpu: Object.fromEntries(counts.cpu) };
+}
+export function resetKernelStats(): void {
+  counts.native.clear();
+  counts.cpu.clear();
+}
+
+export interface TorchKernelArgs<I, A> {
+  inputs: I;
+  backend: MathBackendCPU;
+  attrs: A;
+}
+
+/**
+ * A kernel of the torch backend: `run` computes the output natively, or answers null when this call can't, and then
+ * the cpu backend's kernel of the same name runs instead (on the same data: the two backends share their layout).
+ */
+export function torchKernel<I, A>(
+  kernelName: string,
+  run: (args: TorchKernelArgs<I, A>) => TensorInfo | null,
+): KernelConfig {
+  let cpu: KernelFunc | undefined;
+  const kernelFunc: KernelFunc = (args) => {
+    const out = run(args as unknown as TorchKernelArgs<I, A>);
+    if (out !== null) {
+      counts.native.set(kernelName, (counts.native.get(kernelName) ?? 0) + 1);
+      return out;
+    }
+    counts.cpu.set(kernelName, (counts.cpu.get(kernelName) ?? 0) + 1);
+    if (!cpu) {
+      const config = getKernel(kernelName, 'cpu');
+      if (!config) throw new Error(`torch backend: no cpu kernel '${kernelName}' to fall back on`);
+      cpu = config.kernelFunc;
+    }
+    return cpu(args);
+  };
+  return { kernelName, backendName: TORCH, kernelFunc };
+}
+
+const ARRAY_OF: Partial<Record<DataType, new (n: number) => TfjsValues>> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  bool: Uint8Array,
+};
+
+/** The typed array tfjs holds for t when the native side can read it (float32, int32 or bool), else null. */
+export function values(backend: MathBackendCPU, t: TensorInfo): TfjsValues | null {
+  const v = backend.data.get(t.dataId)?.values;
+  const want = ARRAY_OF[t.dtype];
+  return want !== undefined && v instanceof want ? (v as TfjsValues) : null;
+}
+
+/** Values for every tensor, or null when any of them can't go native. */
+export function allValues(backend: MathBackendCPU, ts: TensorInfo[]): TfjsValues[] | null {
+  const out: TfjsValues[] = [];
+  for (const t of ts) {
+    const v = values(backend, t);
+    if (v === null) return null;
+    out.push(v);
+  }
+  return out;
+}
+
+/** Runs `fill` (a native kernel) into a fresh output of tfjs's shape and dtype; the output as a tensor of the backend. */
+export function nativeOutput(
+  backend: MathBackendCPU,
+  shape: number[],
+  dtype: DataType,
+  fill: (out: TfjsValues) => void,
+): TensorInfo {
+  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
+    throw new Error(`torch backend: no native output for dtype ${dtype}`);
+  }
+  const size = util.sizeFromShape(shape);
+  const pool = (backend as { pool?: BufferPool }).pool;
+  const out = pool ? pool.alloc(dtype, size) : new ARRAY_OF[dtype]!(size);
+  fill(out);
+  return backend.makeTensorInfo(shape, dtype, out);
+}
+
+export function isSmall(shape: number[]): boolean {
+  return util.sizeFromShape(shape) < minNativeSize;
+}
+
+interface X {
+  x: TensorInfo;
+}
+
+/** Elementwise float32 kernels with one input `x`; `call` passes the attributes on (default: none). */
+export function unaryKernel<A = object>(
+  kernelName: string,
+  call: (out: TfjsValues, x: TfjsValues, attrs: A) => void = (out, x) =>
+    kernels()[kernelName as TfjsUnaryKernelName](out, x),
+): KernelConfig {
+  return torchKernel<X, A>(kernelName, ({ inputs: { x }, backend, attrs }) => {
+    if (x.dtype !== 'float32' || isSmall(x.shape)) return null;
+    const xv = values(backend, x);
+    return xv && nativeOutput(backend, x.shape, 'float32', (out) => call(out, xv, attrs));
+  });
+}
+
+/**
+ * Elementwise kernels of two inputs with numpy broadcasting, for inputs of one dtype among `dtypes`; the result has
+ * that dtype, or `outDtype` (bool for comparisons).
+ */
+export function binaryKernel(kernelName: TfjsBinaryKernelName, dtypes: DataType[], outDtype?: DataType): KernelConfig {
+  return torchKernel<{ a: TensorInfo; b: TensorInfo }, object>(kernelName, ({ inputs: { a, b }, backend }) => {
+    if (a.dtype !== b.dtype || !dtypes.includes(a.dtype)) return null;
+    const shape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    if (isSmall(shape)) return null;
+    const av = values(backend, a);
+    const bv = values(backend, b);
+    if (!av || !bv) return null;
+    const same = util.arraysEqual(a.shape, b.shape);
+    return nativeOutput(backend, shape, outDtype ?? a.dtype, (out) =>
+      kernels()[kernelName](out, av, same ? null : a.shape, bv, same ? null : b.shape),
+    );
+  });
+}
+
+/** Reductions over `axis` (`reductionIndices` for Max) (Sum, Max, ...) for the listed input dtypes; `outDtype` maps the input's to the output's. */
+export function reduceKernel(
+  kernelName: TfjsReduceKernelName,
+  dtypes: DataType[],
+  outDtype: (x: DataType) => DataType = (x) => x,
+): KernelConfig {
+  return torchKernel<X, { axis?: number | number[]; reductionIndices?: number | number[]; keepDims: boolean }>(
+    kernelName,
+    ({ inputs: { x }, backend, attrs }) => {
+      if (!dtypes.includes(x.dtype) || isSmall(x.shape)) return null;
+      const axes = util.parseAxisParam((attrs.reductionIndices ?? attrs.axis)!, x.shape); // Max: reductionIndices
+      if (axes.length === 0) return null; // nothing to reduce: the cpu kernel's copy
+      const xv = values(backend, x);
+      if (!xv) return null;
+      const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+      const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
+      return nativeOutput(backend, shape, outDtype(x.dtype), (out) => kernels()[kernelName](out, xv, x.shape, axes));
+    },
+  );
+}
+
+/** libtorch's output size of a conv/pool along one axis (floor rounding, explicit pads). */
+function torchOutSize(inSize: number, filter: number, stride: number, dilation: number, before: number, after: number) {
+  return Math.floor((inSize + before + after - dilation * (filter - 1) - 1) / stride) + 1;
+}
+
+export interface ConvPlan {
+  strides: number[];
+  pads: number[];
+  dilations: number[];
+  channelsLast: boolean;
+}
+
+/**
+ * The native conv/pool arguments for tfjs's conv info, or null when libtorch would not produce tfjs's output size
+ * (e.g. dimRoundingMode 'ceil' or 'round' rounding up): then the cpu kernel runs.
+ */
+export function convPlan(info: backend_util.Conv2DInfo): ConvPlan | null {
+  const { top, bottom, left, right } = info.padInfo;
+  if (Math.min(top, bottom, left, right) < 0) return null;
+  const h = torchOutSize(info.inHeight, info.filterHeight, info.strideHeight, info.dilationHeight, top, bottom);
+  const w = torchOutSize(info.inWidth, info.filterWidth, info.strideWidth, info.dilationWidth, left, right);
+  if (h !== info.outHeight || w !== info.outWidth || h <= 0 || w <= 0) return null;
+  return {
+    strides: [info.strideHeight, info.strideWidth],
+    pads: [top, bottom, left, right],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    channelsLast: info.dataFormat === 'channelsLast',
+  };
+}
+
+/** Activations that the native fused kernels apply (tfjs's 'prelu' needs its weights: the cpu kernel runs it). */
+export const NATIVE_ACTIVATIONS: ReadonlySet<string> = new Set([
+  'linear',
+  'relu',
+  'relu6',
+  'elu',
+  'sigmoid',
+  'leakyrelu',
+]);

@@ -1,0 +1,5 @@
+import { Abs } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { unaryKernel } from '../kernel_utils.js';
+
+export const absConfig: KernelConfig = unaryKernel(Abs);

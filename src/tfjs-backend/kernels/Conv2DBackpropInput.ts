@@ -1,0 +1,29 @@
+import { backend_util, Conv2DBackpropInput, util } from '@tensorflow/tfjs-core';
+import type { TensorInfo, Conv2DBackpropInputAttrs, KernelConfig } from '@tensorflow/tfjs-core';
+import { allValues, convPlan, kernels, nativeOutput, torchKernel } from '../kernel_utils.js';
+
+/** The input's gradient (also tfjs's conv2dTranspose). */
+export const conv2DBackpropInputConfig: KernelConfig = torchKernel<
+  { dy: TensorInfo; filter: TensorInfo },
+  Conv2DBackpropInputAttrs
+>(Conv2DBackpropInput, ({ inputs: { dy, filter }, backend, attrs }) => {
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs;
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  const plan = convPlan(info);
+  const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [dy, filter]);
+  if (!plan || !v) return null;
+  const { strides: s, pads, dilations: d, channelsLast } = plan;
+  return nativeOutput(backend, inputShape, 'float32', (out) =>
+    kernels().Conv2DBackpropInput(out, v[0], dy.shape, v[1], filter.shape, inputShape, s, pads, d, channelsLast),
+  );
+});

@@ -1,0 +1,5 @@
+import { Erf } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { unaryKernel } from '../kernel_utils.js';
+
+export const erfConfig: KernelConfig = unaryKernel(Erf);

@@ -1,0 +1,45 @@
+import { backend_util, FusedConv2D } from '@tensorflow/tfjs-core';
+import type { TensorInfo, FusedConv2DAttrs, KernelConfig } from '@tensorflow/tfjs-core';
+import { allValues, convPlan, kernels, NATIVE_ACTIVATIONS, nativeOutput, torchKernel } from '../kernel_utils.js';
+
+/** conv2d + bias + activation in one call: what tfjs-layers runs for Conv2D outside of gradient recording. */
+export const fusedConv2DConfig: KernelConfig = torchKernel<
+  { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo },
+  FusedConv2DAttrs
+>(FusedConv2D, ({ inputs: { x, filter, bias }, backend, attrs }) => {
+  const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs;
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || !NATIVE_ACTIVATIONS.has(activation)) return null;
+  if (bias && bias.dtype !== 'float32') return null;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    false,
+    backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  const plan = convPlan(info);
+  const v = plan && allValues(backend, bias ? [x, filter, bias] : [x, filter]);
+  if (!plan || !v) return null;
+  const shape = bias ? backend_util.assertAndGetBroadcastShape(info.outShape, bias.shape) : info.outShape;
+  const { strides: s, pads, dilations: d, channelsLast } = plan;
+  return nativeOutput(backend, shape, 'float32', (out) =>
+    kernels().FusedConv2D(
+      out,
+      v[0],
+      x.shape,
+      v[1],
+      filter.shape,
+      s,
+      pads,
+      d,
+      channelsLast,
+      bias ? v[2] : null,
+      bias ? bias.shape : null,
+      activation,
+      leakyreluAlpha ?? 0.2,
+    ),
+  );
+});

@@ -1,0 +1,5 @@
+import { Neg } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { unaryKernel } from '../kernel_utils.js';
+
+export const negConfig: KernelConfig = unaryKernel(Neg);

@@ -1,0 +1,5 @@
+import { Relu } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { unaryKernel } from '../kernel_utils.js';
+
+export const reluConfig: KernelConfig = unaryKernel(Relu);
