@@ -114,7 +114,7 @@ describe('FusedConv2D (Layers inference: conv + bias + activation)', () => {
       ),
     );
   }
-  test('no bias; NCHW with a [C,1,1] bias; prelu falls back to cpu', async () => {
+  test('no bias; NCHW with a per-channel bias; prelu falls back to cpu', async () => {
     await compareBackends(
       () =>
         tf.fused.conv2d({
@@ -134,7 +134,7 @@ describe('FusedConv2D (Layers inference: conv + bias + activation)', () => {
           strides: 1,
           pad: 'same',
           dataFormat: 'NCHW',
-          bias: randTensor([4, 1, 1], 3),
+          bias: randTensor([4], 3),
         }),
       { ...TOL, native: ['FusedConv2D'] },
     );

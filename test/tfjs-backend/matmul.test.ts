@@ -29,7 +29,8 @@ describe('BatchMatMul', () => {
     compareBackends(
       () => [
         tf.matMul(randTensor([3, 4, 5], 1), randTensor([3, 5, 2], 2)),
-        tf.matMul(randTensor([2, 1, 4, 5], 1), randTensor([3, 5, 6], 2), false, false),
+        tf.matMul(randTensor([1, 4, 5], 1), randTensor([3, 5, 6], 2)),
+        tf.matMul(randTensor([2, 3, 4, 5], 1), randTensor([5, 6], 2)),
         tf.matMul(randTensor([2, 5, 4], 3), randTensor([2, 6, 5], 4), true, true),
       ],
       { ...TOL, native: ['BatchMatMul'] },

@@ -23,7 +23,10 @@ export const fusedConv2DConfig: KernelConfig = torchKernel<
   const plan = convPlan(info);
   const v = plan && allValues(backend, bias ? [x, filter, bias] : [x, filter]);
   if (!plan || !v) return null;
-  const shape = bias ? backend_util.assertAndGetBroadcastShape(info.outShape, bias.shape) : info.outShape;
+  // As on the cpu backend: in NCHW, a 1-D bias is per channel.
+  const channelBiasNCHW = bias && dataFormat === 'NCHW' && bias.shape.length === 1 && bias.shape[0] !== 1;
+  const biasShape = bias && (channelBiasNCHW ? [bias.shape[0], 1, 1] : bias.shape);
+  const shape = biasShape ? backend_util.assertAndGetBroadcastShape(info.outShape, biasShape) : info.outShape;
   const { strides: s, pads, dilations: d, channelsLast } = plan;
   return nativeOutput(backend, shape, 'float32', (out) =>
     kernels().FusedConv2D(
@@ -37,7 +40,7 @@ export const fusedConv2DConfig: KernelConfig = torchKernel<
       d,
       channelsLast,
       bias ? v[2] : null,
-      bias ? bias.shape : null,
+      biasShape ?? null,
       activation,
       leakyreluAlpha ?? 0.2,
     ),
