@@ -22,9 +22,20 @@ const limit = Number(flag('--limit', '0'));
 const PY = '/usr/bin/python3';
 
 function pythonEpoch(model: string): number {
-  const r = spawnSync(PY, [join(here, 'pytorch_reference.py'), '--model', model, '--threads', String(threads), ...(limit ? ['--limit', String(limit)] : [])], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    PY,
+    [
+      join(here, 'pytorch_reference.py'),
+      '--model',
+      model,
+      '--threads',
+      String(threads),
+      ...(limit ? ['--limit', String(limit)] : []),
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`python reference failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!).seconds;
 }
@@ -63,7 +74,9 @@ if (want('data')) {
   if (r.status !== 0) process.exitCode = 1;
 }
 if (want('pytorch')) {
-  console.log(`\nPyTorch implementation vs Python PyTorch (${PY}), one epoch of ${limit || 60000} images, batch 64, ${threads} threads`);
+  console.log(
+    `\nPyTorch implementation vs Python PyTorch (${PY}), one epoch of ${limit || 60000} images, batch 64, ${threads} threads`,
+  );
   for (const model of ['cnn', 'dense']) {
     const py = pythonEpoch(model) * scale;
     const ts = fmnistEpoch('pytorch', model) * scale;
@@ -71,7 +84,9 @@ if (want('pytorch')) {
   }
 }
 if (want('keras')) {
-  console.log(`\nKeras implementation (tfjs on the torch backend) vs Python PyTorch, one epoch, batch 64, ${threads} threads`);
+  console.log(
+    `\nKeras implementation (tfjs on the torch backend) vs Python PyTorch, one epoch, batch 64, ${threads} threads`,
+  );
   for (const model of ['cnn', 'dense']) {
     const py = pythonEpoch(model) * scale;
     const ts = fmnistEpoch('keras', model) * scale;

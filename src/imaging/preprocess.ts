@@ -64,7 +64,8 @@ function decode(buf: Uint8Array, maxPixels: number): { gray: Gray; format: 'png'
   if (!format) throw new ImageError('not a PNG or JPEG image', 'unsupported');
   const size = declaredSize(buf, format);
   if (!size) throw new ImageError(`corrupt ${format.toUpperCase()}: no readable header`, 'corrupt');
-  if (size.width === 0 || size.height === 0) throw new ImageError(`corrupt ${format.toUpperCase()}: zero size`, 'corrupt');
+  if (size.width === 0 || size.height === 0)
+    throw new ImageError(`corrupt ${format.toUpperCase()}: zero size`, 'corrupt');
   if (size.width * size.height > maxPixels)
     throw new ImageError(
       `image is ${size.width}×${size.height}, more than the ${maxPixels.toLocaleString('en-US')}-pixel limit`,
@@ -80,7 +81,12 @@ function decode(buf: Uint8Array, maxPixels: number): { gray: Gray; format: 'png'
       width = png.width;
       height = png.height;
     } else {
-      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: 512 });
+      const img = jpeg.decode(buf, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxResolutionInMP: maxPixels / 1e6,
+        maxMemoryUsageInMB: 512,
+      });
       rgba = img.data;
       width = img.width;
       height = img.height;
@@ -160,12 +166,14 @@ export function preprocessGray(gray: Gray, format: Preprocessed['format']): Prep
     const ox = Math.floor((28 - w) / 2);
     const oy = Math.floor((28 - h) / 2);
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) pixels[(oy + y) * 28 + ox + x] = Math.round(Math.min(255, Math.max(0, small[y * w + x])));
+      for (let x = 0; x < w; x++)
+        pixels[(oy + y) * 28 + ox + x] = Math.round(Math.min(255, Math.max(0, small[y * w + x])));
     steps.push(`resized ${gray.width}×${gray.height} → ${w}×${h}, centred in 28×28`);
   } else {
     for (let i = 0; i < 784; i++) pixels[i] = Math.round(Math.min(255, Math.max(0, gray.data[i])));
   }
-  if (format !== 'raw') steps.unshift(`decoded ${format.toUpperCase()} ${gray.width}×${gray.height}, converted to grayscale`);
+  if (format !== 'raw')
+    steps.unshift(`decoded ${format.toUpperCase()} ${gray.width}×${gray.height}, converted to grayscale`);
   return { pixels, width: gray.width, height: gray.height, format, inverted, resized, steps };
 }
 
@@ -177,7 +185,15 @@ export function preprocessImage(buf: Uint8Array, opts: { maxPixels?: number } = 
 /** 784 pixel values (0-255) as given: no inversion or resizing, since they are already model input. */
 export function fromPixels(values: ArrayLike<number>): Preprocessed {
   if (values.length !== 784) throw new ImageError(`expected 784 pixels, got ${values.length}`, 'corrupt');
-  return { pixels: Uint8Array.from(values), width: 28, height: 28, format: 'raw', inverted: false, resized: false, steps: [] };
+  return {
+    pixels: Uint8Array.from(values),
+    width: 28,
+    height: 28,
+    format: 'raw',
+    inverted: false,
+    resized: false,
+    steps: [],
+  };
 }
 
 export function toModelInput(list: Preprocessed[]): Float32Array {

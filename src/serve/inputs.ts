@@ -18,11 +18,16 @@ import { checkPngInflate } from './png-guard.js';
 import { formatZodError, type BatchJson, type ImageJson } from './schemas.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 
+const tooLarge = (limit: number) =>
+  new HttpError(413, 'too_large', `the request body is larger than the ${limit.toLocaleString('en-US')}-byte limit`);
+
 export interface InputLimits {
   /** Largest declared width × height accepted (checked before decoding). */
   maxPixels: number;
   /** Largest encoded image, in bytes (each multipart file, or a raw body). */
   maxImageBytes: number;
+  /** Largest whole request body, in bytes. */
+  maxBodyBytes: number;
 }
 
 /**
@@ -137,6 +142,10 @@ async function readMultipart(
   decoder: ImageDecoder,
 ): Promise<Preprocessed[]> {
   const out: Promise<Preprocessed>[] = [];
+  // The form is read by hand, so Fastify's body limit does not apply: count the bytes here.
+  const declared = Number(req.headers['content-length']);
+  if (declared > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes);
+  let total = 0;
   try {
     const parts = req.parts({
       limits: { fileSize: limits.maxImageBytes, files: maxFiles, fields: 4, parts: maxFiles + 4 },
@@ -146,6 +155,8 @@ async function readMultipart(
       if (!check.success) throw new HttpError(422, 'invalid_input', formatZodError(check.error, 'multipart'));
       if (part.type !== 'file') continue;
       const buf = await part.toBuffer();
+      total += buf.length;
+      if (total > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes);
       const where = maxFiles > 1 ? `image ${out.length} (${part.filename || 'unnamed'})` : '';
       const p = decoder.decode(buf, where);
       p.catch(() => {}); // Awaited below; the first failure is reported.
@@ -170,7 +181,13 @@ async function readMultipart(
 }
 
 function fromJson(item: ImageJson, decoder: ImageDecoder, where: string): Promise<Preprocessed> {
-  if (item.pixels) return Promise.resolve(fromPixels(item.pixels));
+  if (item.pixels) {
+    const p = fromPixels(item.pixels);
+    const max = Math.max(...item.pixels);
+    if (max > 0 && max <= 1)
+      p.steps.push('note: every pixel is at most 1; pixels are read as 0–255, so multiply [0, 1] values by 255');
+    return Promise.resolve(p);
+  }
   return decoder.decode(Buffer.from(item.image!, 'base64'), where);
 }
 

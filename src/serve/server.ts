@@ -86,7 +86,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   const maxPixels = opts.maxPixels ?? MAX_PIXELS;
   const maxBatch = Math.min(opts.maxBatch ?? MAX_BATCH, MAX_BATCH);
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const limits: InputLimits = { maxPixels, maxImageBytes: maxBodyBytes };
+  const limits: InputLimits = { maxPixels, maxImageBytes: maxBodyBytes, maxBodyBytes };
 
   let expecting = 0;
   const metrics = new ServerMetrics([
@@ -263,7 +263,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
           'invalid_input',
           `images: at most ${maxBatch} images per batch, got ${body.images.length}`,
         );
-      const inputs = await readBatch(req, body, { ...limits }, maxBatch, decoder);
+      const inputs = await readBatch(req, body, { ...limits, maxBodyBytes: maxBatchBodyBytes }, maxBatch, decoder);
       const results = await predictWith(req, inputs, (req.query as PredictQuery).top);
       if (reply.sent) return reply;
       return { results, count: results.length, ms: round3(reply.elapsedTime) };

@@ -45,9 +45,7 @@ export function batchNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
-  return wrap(
-    native.batchNorm(x.h, weight?.h, bias?.h, runningMean?.h, runningVar?.h, training, momentum, eps),
-  );
+  return wrap(native.batchNorm(x.h, weight?.h, bias?.h, runningMean?.h, runningVar?.h, training, momentum, eps));
 }
 
 export const relu = (x: Tensor) => x.relu();

@@ -58,8 +58,20 @@ export const arange = (start: number, end: number, step = 1, dtype: Dtype = 'int
   wrap(native.arange(start, end, step, dtype));
 export const zerosLike = (t: Tensor) => zeros(t.shape, { dtype: t.dtype });
 
-export const cat = (ts: Tensor[], dim = 0) => wrap(native.cat(ts.map((t) => t.h), dim));
-export const stack = (ts: Tensor[], dim = 0) => wrap(native.stack(ts.map((t) => t.h), dim));
+export const cat = (ts: Tensor[], dim = 0) =>
+  wrap(
+    native.cat(
+      ts.map((t) => t.h),
+      dim,
+    ),
+  );
+export const stack = (ts: Tensor[], dim = 0) =>
+  wrap(
+    native.stack(
+      ts.map((t) => t.h),
+      dim,
+    ),
+  );
 export const where = (cond: Tensor, a: Tensor, b: Tensor) => wrap(native.where(cond.h, a.h, b.h));
 export const maximum = (a: Tensor, b: Tensor) => wrap(native.maximum(a.h, b.h));
 export const matmul = (a: Tensor, b: Tensor) => a.matmul(b);

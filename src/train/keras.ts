@@ -3,6 +3,10 @@ import type { TrainConfig } from './config.js';
 import type { PreparedData } from './prepare.js';
 import type { TrainResult } from './pytorch.js';
 
-export async function trainKeras(_cfg: TrainConfig, _data: PreparedData, _log: (s: string) => void): Promise<TrainResult> {
+export async function trainKeras(
+  _cfg: TrainConfig,
+  _data: PreparedData,
+  _log: (s: string) => void,
+): Promise<TrainResult> {
   throw new Error('the Keras implementation is not available yet');
 }

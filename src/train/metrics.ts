@@ -36,7 +36,8 @@ export interface ReliabilityBin {
 
 /** Rows are the true classes, columns the predicted ones. */
 export function confusionMatrix(truth: ArrayLike<number>, pred: ArrayLike<number>, numClasses: number): number[][] {
-  if (truth.length !== pred.length) throw new Error(`confusionMatrix: ${truth.length} labels but ${pred.length} predictions`);
+  if (truth.length !== pred.length)
+    throw new Error(`confusionMatrix: ${truth.length} labels but ${pred.length} predictions`);
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < truth.length; i++) m[truth[i]][pred[i]]++;
   return m;
@@ -70,7 +71,11 @@ export function averages(per: ClassMetrics[]): { macro: Averages; weighted: Aver
   const one = () => 1;
   const sup = (c: ClassMetrics) => c.support;
   return {
-    macro: { precision: avg((c) => c.precision, one, n), recall: avg((c) => c.recall, one, n), f1: avg((c) => c.f1, one, n) },
+    macro: {
+      precision: avg((c) => c.precision, one, n),
+      recall: avg((c) => c.recall, one, n),
+      f1: avg((c) => c.f1, one, n),
+    },
     weighted: {
       precision: avg((c) => c.precision, sup, total),
       recall: avg((c) => c.recall, sup, total),

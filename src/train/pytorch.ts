@@ -7,7 +7,15 @@ import { CLASS_NAMES, BatchIterator, type Split } from '../data/index.js';
 import { writeFileAtomic } from './fsutil.js';
 import type { TrainConfig } from './config.js';
 import { ProgressBar } from './progress.js';
-import { rssMB, writeHistory, writeRunInfo, writeTestResults, type EpochRecord, type RunInfo, type MetricsJson } from './run-files.js';
+import {
+  rssMB,
+  writeHistory,
+  writeRunInfo,
+  writeTestResults,
+  type EpochRecord,
+  type RunInfo,
+  type MetricsJson,
+} from './run-files.js';
 import type { PreparedData } from './prepare.js';
 
 const F = torch.nn.functional;
@@ -98,7 +106,9 @@ export async function trainPytorch(
     host: { cpus: cfg.threads, node: process.version },
   };
   writeRunInfo(cfg.out, info);
-  log(`pytorch ${cfg.model}: ${params.toLocaleString('en-US')} parameters, ${data.train.count} train / ${data.val?.count ?? 0} val images, libtorch ${torch.libtorchVersion}, ${torch.getNumThreads()} threads`);
+  log(
+    `pytorch ${cfg.model}: ${params.toLocaleString('en-US')} parameters, ${data.train.count} train / ${data.val?.count ?? 0} val images, libtorch ${torch.libtorchVersion}, ${torch.getNumThreads()} threads`,
+  );
 
   const batches = new BatchIterator(data.train.count, cfg.batchSize, cfg.seed);
   const history: EpochRecord[] = [];
@@ -170,7 +180,9 @@ export async function trainPytorch(
   writeFileAtomic(join(cfg.out, 'model.pt'), torch.saveStateDict(model.stateDict()));
   const probs = predictProbs(model, data.test.images, data.test.count);
   const metrics = writeTestResults(cfg.out, info, history, bestEpoch, probs, data.test.labels, CLASS_NAMES);
-  log(`test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`);
+  log(
+    `test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`,
+  );
 
   for (const t of [train.x, train.y, val?.x, val?.y]) t?.dispose();
   model.dispose();

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -36,6 +37,9 @@ before(async () => {
   tmp = tempDir();
   torchDir = await trainTinyPytorch(join(tmp.dir, 'pytorch-cnn'));
   kerasDir = await makeKerasRun(join(tmp.dir, 'keras-dense'));
+  // A report picture for one run: the page's model card shows it.
+  mkdirSync(join(torchDir, 'report'), { recursive: true });
+  writeFileSync(join(torchDir, 'report', 'confusion-matrix.png'), png(new Uint8Array(100).fill(200), 10, 10));
   app = await buildServer({
     models: [torchDir, kerasDir],
     loader: loadWithKerasStandIn,
@@ -119,6 +123,11 @@ test('GET /v1/models lists id, framework, arch, params and test accuracy', async
   assert.ok(t.testAccuracy > 0.3 && t.testAccuracy <= 1);
   assert.equal(t.confusionMatrix.length, 10);
   assert.equal(t.browser, null);
+  assert.equal(t.confusionImage, '/v1/models/pytorch-cnn/confusion.png');
+  assert.equal(k.confusionImage, null);
+  const img = await app.inject({ method: 'GET', url: t.confusionImage });
+  assert.equal(img.statusCode, 200);
+  assert.equal(img.headers['content-type'], 'image/png');
   assert.match(t.browserUnavailable, /Keras/);
   assert.equal(k.framework, 'keras');
   assert.deepEqual(k.browser, { modelJson: '/v1/models/keras-dense/model.json' });
@@ -260,6 +269,16 @@ test('POST /v1/predict with multipart/form-data and with a base64 image in JSON'
   const r2 = await app.inject({ method: 'POST', url: '/v1/predict', payload: { image: data.toString('base64') } });
   assert.equal(r2.statusCode, 200, r2.body);
   assert.deepEqual(json(r2).predictions, json(r).predictions);
+});
+
+test('pixels given as 0–1 are read as 0–255, with a note saying so', async () => {
+  const r = await app.inject({
+    method: 'POST',
+    url: '/v1/predict',
+    payload: { pixels: Array.from(testImage(0), (v) => v / 255) },
+  });
+  assert.equal(r.statusCode, 200);
+  assert.match(json(r).preprocessing.steps.join(' '), /multiply \[0, 1\] values by 255/);
 });
 
 test('?top=k chooses how many classes are listed', async () => {
@@ -613,12 +632,33 @@ test('bad multipart uploads', async () => {
       'bad_request',
       { body: Buffer.from('x'), contentType: 'multipart/form-data' },
     ],
+    [
+      'batch: each file under the file limit, but more than the body limit in all',
+      413,
+      'too_large',
+      mp(
+        Array.from({ length: 10 }, (_, i) => ({
+          field: 'image',
+          name: `${i}.png`,
+          type: 'image/png',
+          data: Buffer.concat([data, Buffer.alloc(LIMIT - 1000)]),
+        })),
+      ),
+      '/v1/predict/batch',
+    ],
+    [
+      'batch: 257 files',
+      422,
+      'invalid_input',
+      mp(Array.from({ length: 257 }, (_, i) => ({ field: 'image', name: `${i}.png`, type: 'image/png', data }))),
+      '/v1/predict/batch',
+    ],
   ];
   const failures: string[] = [];
-  for (const [name, status, error, m] of cases) {
+  for (const [name, status, error, m, url] of cases) {
     const r = await app.inject({
       method: 'POST',
-      url: '/v1/predict',
+      url: url ?? '/v1/predict',
       headers: { 'content-type': m.contentType },
       payload: m.body,
     });

@@ -266,17 +266,11 @@ describe('arguments that are not tensors', () => {
     );
   });
 
-  test(
-    'fractional or NaN sizes are rejected, as in PyTorch',
-    {
-      todo: 'src bug: Args::ints (native/tensor.cc) truncates with Int64Value, so zeros([2.5]) has shape [2] and zeros([NaN]) shape [0]',
-    },
-    () => {
-      throwsError(() => torch.zeros([2.5]), /integer/, TypeError);
-      throwsError(() => torch.zeros([NaN]), /integer/, TypeError);
-      throwsError(() => torch.zeros([4]).narrow(0, 0.5, 2), /integer/, TypeError);
-    },
-  );
+  test('fractional or NaN sizes are rejected, as in PyTorch', () => {
+    throwsError(() => torch.zeros([2.5]), /integer/, TypeError);
+    throwsError(() => torch.zeros([NaN]), /integer/, TypeError);
+    throwsError(() => torch.zeros([4]).narrow(0, 0.5, 2), /integer/, TypeError);
+  });
 });
 
 describe('the process survives native errors', () => {

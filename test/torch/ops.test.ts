@@ -158,43 +158,31 @@ describe(`ops and gradients match Python PyTorch ${ref.torch}`, () => {
 
   // BatchNorm2d.forward (src/torch/nn/layers.ts) does numBatchesTracked.add_(1) on an int64 buffer; the addon's
   // addScalar_ passes the number as a double Scalar and libtorch refuses to write a float result into a Long tensor.
-  test(
-    'nn.BatchNorm2d (module) in train mode matches the functional reference and counts the batch',
-    {
-      todo: 'src bug: BatchNorm2d.forward in training throws "addScalar_: result type Float can\'t be cast to ... Long"',
-    },
-    () => {
-      const c = ref.cases.batch_norm2d_train;
-      const m = bnModule(c);
-      try {
-        torch.withDisposeScope(() => {
-          assertClose(m.call(fromRec(c.inputs.x)).toFloat32(), c.out.data, 'train output');
-          assertClose(m.runningMean.toFloat32(), c.extra!.running_mean.data, 'running_mean');
-          assertClose(m.runningVar.toFloat32(), c.extra!.running_var.data, 'running_var');
-          assert.equal(m.numBatchesTracked.item(), 1);
-          assert.equal(m.numBatchesTracked.dtype, 'int64');
-        });
-      } finally {
-        m.dispose();
-      }
-    },
-  );
-
-  test(
-    'scalar arithmetic on integer tensors keeps the integer dtype, as in PyTorch',
-    {
-      todo: 'src bug: native addScalar/addScalar_/mulScalar(_) pass a double Scalar (int64 + 1 -> float32; in place throws)',
-    },
-    () => {
+  test('nn.BatchNorm2d (module) in train mode matches the functional reference and counts the batch', () => {
+    const c = ref.cases.batch_norm2d_train;
+    const m = bnModule(c);
+    try {
       torch.withDisposeScope(() => {
-        const i = torch.tensor([1, 2], { dtype: 'int64' });
-        assert.equal(i.add(1).dtype, 'int64');
-        assert.equal(i.mul(3).dtype, 'int64');
-        i.add_(1).mul_(2);
-        assert.deepEqual(values(i), [4, 6]);
+        assertClose(m.call(fromRec(c.inputs.x)).toFloat32(), c.out.data, 'train output');
+        assertClose(m.runningMean.toFloat32(), c.extra!.running_mean.data, 'running_mean');
+        assertClose(m.runningVar.toFloat32(), c.extra!.running_var.data, 'running_var');
+        assert.equal(m.numBatchesTracked.item(), 1);
+        assert.equal(m.numBatchesTracked.dtype, 'int64');
       });
-    },
-  );
+    } finally {
+      m.dispose();
+    }
+  });
+
+  test('scalar arithmetic on integer tensors keeps the integer dtype, as in PyTorch', () => {
+    torch.withDisposeScope(() => {
+      const i = torch.tensor([1, 2], { dtype: 'int64' });
+      assert.equal(i.add(1).dtype, 'int64');
+      assert.equal(i.mul(3).dtype, 'int64');
+      i.add_(1).mul_(2);
+      assert.deepEqual(values(i), [4, 6]);
+    });
+  });
 });
 
 describe('optimizer trajectories match torch.optim (foreach=False)', () => {

@@ -63,7 +63,7 @@ describe('pytorch training end to end (dense, 2 epochs, 3000 train / 1000 test i
       threads: 2,
     });
     data = await prepareData(cfg);
-    result = trainPytorch(cfg, data, (s) => logs.push(s));
+    result = await trainPytorch(cfg, data, (s) => logs.push(s));
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

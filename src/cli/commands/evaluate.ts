@@ -5,7 +5,11 @@ import { evaluateProbs, type Evaluation } from '../../train/metrics.js';
 import { formatTable } from '../table.js';
 
 export function formatEvaluation(title: string, ev: Evaluation): string {
-  const lines = [title, `accuracy ${ev.accuracy.toFixed(4)}   loss ${ev.loss.toFixed(4)}   ECE ${ev.ece.toFixed(4)}`, ''];
+  const lines = [
+    title,
+    `accuracy ${ev.accuracy.toFixed(4)}   loss ${ev.loss.toFixed(4)}   ECE ${ev.ece.toFixed(4)}`,
+    '',
+  ];
   const short = CLASS_NAMES.map((n) => n.split('/')[0].slice(0, 7));
   lines.push('confusion matrix (rows: true class, columns: predicted)');
   lines.push(
@@ -43,7 +47,9 @@ export function registerEvaluate(program: Command): void {
         const probs = await p.predict(fm.test.images, fm.test.count);
         const { predicted: _p, confidence: _c, ...ev } = evaluateProbs(probs, fm.test.labels, CLASS_NAMES);
         if (o.json) {
-          console.log(JSON.stringify({ framework: p.info.framework, model: p.info.model, params: p.info.params, ...ev }, null, 2));
+          console.log(
+            JSON.stringify({ framework: p.info.framework, model: p.info.model, params: p.info.params, ...ev }, null, 2),
+          );
         } else {
           const title = `${p.info.framework} ${p.info.model} (${p.info.params.toLocaleString('en-US')} parameters) from ${dir}, on ${fm.test.count} test images`;
           console.log(formatEvaluation(title, ev));

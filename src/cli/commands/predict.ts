@@ -25,7 +25,7 @@ export function registerPredict(program: Command): void {
         try {
           return preprocessImage(readFileSync(f));
         } catch (e) {
-          if (e instanceof ImageError) throw new Error(`${f}: ${e.message}`);
+          if (e instanceof ImageError) throw new Error(`${f}: ${e.message}`, { cause: e });
           throw e;
         }
       });

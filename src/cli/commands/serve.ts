@@ -23,7 +23,12 @@ export function registerServe(program: Command): void {
     .option('--max-body-mb <x>', 'largest /v1/predict body in MiB (batch: 8×)', num, 8)
     .option('--max-pixels <n>', 'largest declared image size in pixels, checked before decoding', int, 16_000_000)
     .option('--batch-wait-ms <x>', 'how long a request waits for others to share its predict() call', num, 1)
-    .option('--threads <n>', 'libtorch threads for inference (default: libtorch decides)', int)
+    .option(
+      '--threads <n>',
+      'libtorch threads for inference; batching gives the throughput, and one thread leaves a core to HTTP',
+      int,
+      1,
+    )
     .option('--data-dir <dir>', 'Fashion-MNIST folder for the random test images')
     .option('--log', 'log every request (JSON lines on stdout)')
     .action(async (o) => {

@@ -29,7 +29,9 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train one model and write its run folder (model, run.json, history.json, metrics.json)')
-    .addOption(new Option('--framework <name>', 'which implementation').choices(['pytorch', 'keras']).default('pytorch'))
+    .addOption(
+      new Option('--framework <name>', 'which implementation').choices(['pytorch', 'keras']).default('pytorch'),
+    )
     .addOption(new Option('--model <arch>', 'which network').choices(['dense', 'cnn']).default('cnn'))
     .option('--epochs <n>', 'most epochs to run (default: 20 dense, 15 cnn; early stopping may end sooner)', int)
     .option('--batch-size <n>', 'mini-batch size (default 64)', int)

@@ -43,8 +43,12 @@ export class Conv2d extends Module {
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     const groups = opts.groups ?? 1;
     const fanIn = (inChannels / groups) * kh * kw;
-    this.weight = this.registerParameter('weight', initUniform(ops.empty([outChannels, inChannels / groups, kh, kw]), fanIn));
-    this.bias = opts.bias === false ? null : this.registerParameter('bias', initUniform(ops.empty([outChannels]), fanIn));
+    this.weight = this.registerParameter(
+      'weight',
+      initUniform(ops.empty([outChannels, inChannels / groups, kh, kw]), fanIn),
+    );
+    this.bias =
+      opts.bias === false ? null : this.registerParameter('bias', initUniform(ops.empty([outChannels]), fanIn));
   }
   forward(x: Tensor): Tensor {
     const o = this.opts;
@@ -73,7 +77,16 @@ export class BatchNorm2d extends Module {
   }
   forward(x: Tensor): Tensor {
     if (this.training) ops.noGrad(() => this.numBatchesTracked.add_(1));
-    return F.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.momentum, this.eps);
+    return F.batchNorm(
+      x,
+      this.runningMean,
+      this.runningVar,
+      this.weight,
+      this.bias,
+      this.training,
+      this.momentum,
+      this.eps,
+    );
   }
 }
 

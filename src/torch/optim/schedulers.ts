@@ -53,6 +53,8 @@ export class OneCycleLR {
     const end = start / this.finalDivFactor;
     const cos = (a: number, b: number, f: number) => b + ((a - b) * (1 + Math.cos(Math.PI * f))) / 2;
     this.optimizer.lr =
-      this.t <= up ? start + ((this.maxLr - start) * this.t) / up : cos(this.maxLr, end, (this.t - up) / (this.totalSteps - up));
+      this.t <= up
+        ? start + ((this.maxLr - start) * this.t) / up
+        : cos(this.maxLr, end, (this.t - up) / (this.totalSteps - up));
   }
 }

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { native } from '../../src/native/binding.js';
+import { kernelStats, resetKernelStats } from '../../src/tfjs-backend/index.js';
+import { compareBackends, rand, randInt, randTensor, tf } from './helpers.js';
+
+describe('fallback to the cpu kernels', () => {
+  test('int32 RealDiv, complex64 Add and string Tile run on the cpu kernels, with cpu results', async () => {
+    await compareBackends(
+      () =>
+        tf.engine().runKernel('RealDiv', { a: randInt([40, 40], 1, 1, 9), b: randInt([40, 40], 2, 1, 9) }) as tf.Tensor,
+      { fallback: ['RealDiv'] },
+    );
+    await compareBackends(
+      () => {
+        const c = tf.complex(randTensor([30, 30], 1), randTensor([30, 30], 2));
+        return tf.real(tf.add(c, c));
+      },
+      { fallback: ['Add'] },
+    );
+    await tf.setBackend('torch');
+    resetKernelStats();
+    const s = tf.tidy(() => tf.tile(tf.tensor([['a', 'b', 'c']]), [2, 1]));
+    assert.deepEqual(s.arraySync(), [
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c'],
+    ]);
+    s.dispose();
+    assert.ok(kernelStats().cpu.Tile, 'string Tile fell back');
+  });
+
+  test('tensors below the size threshold run on the cpu kernels', async () => {
+    await compareBackends(() => tf.add(randTensor([4, 4], 1), randTensor([4, 4], 2)), { fallback: ['Add'] });
+    await compareBackends(() => tf.add(randTensor([40, 40], 1), randTensor([40, 40], 2)), { native: ['Add'] });
+  });
+
+  test('an int32 conv (no native int kernel) runs on cpu', async () => {
+    const run = () =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2D',
+          { x: randInt([1, 5, 5, 1], 1, 0, 5), filter: randInt([2, 2, 1, 1], 2, 0, 5) },
+          { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 },
+        ) as tf.Tensor;
+    await compareBackends(run, { fallback: ['Conv2D'] });
+  });
+});
+
+describe('native errors are JS errors', () => {
+  const k = native.tfjs;
+  test('wrong output size, wrong types, shape/data mismatch, bad attributes, unknown activation', () => {
+    const x = rand(12, 1);
+    assert.throws(() => k.Relu(new Float32Array(5), x), /Relu: .*12 elements but the output array holds 5/);
+    assert.throws(() => k.Relu(new Float32Array(12), [1, 2, 3] as unknown as Float32Array), {
+      name: 'TypeError',
+      message: /Relu: argument 1 must be a Float32Array, Int32Array or Uint8Array/,
+    });
+    assert.throws(
+      () => k.Relu(new Float64Array(12) as unknown as Float32Array, x),
+      /argument 0 must be a Float32Array/,
+    );
+    assert.throws(
+      () => k.Add(new Float32Array(12), x, [5, 3], x, null),
+      /argument 1 has 12 elements but its shape holds 15/,
+    );
+    assert.throws(() => k.Add(new Float32Array(12), x, [3, 4], rand(5), [5]), /Add: .*(size|match)/i);
+    assert.throws(
+      () => k.Conv2D(new Float32Array(4), x, [1, 2, 2, 3], rand(3), [1, 1, 3, 1], [1], [0, 0, 0, 0], [1, 1], true),
+      /Conv2D: argument 5 must be \[strideHeight, strideWidth\]/,
+    );
+    assert.throws(
+      () => k.Conv2D(new Float32Array(4), x, [1, 2, 2, 3], rand(3), [1, 1, 3, 1], [0, 0], [0, 0, 0, 0], [1, 1], true),
+      /Conv2D: /,
+    );
+    assert.throws(
+      () => k._FusedMatMul(new Float32Array(9), rand(6), [3, 2], rand(6), [2, 3], false, false, null, null, 'swish', 0),
+      /unsupported fused activation 'swish'/,
+    );
+    assert.throws(
+      () =>
+        k.MaxPoolGrad(
+          new Float32Array(12),
+          rand(3),
+          [1, 1, 1, 3],
+          x,
+          [1, 2, 2, 3],
+          [1, 1],
+          [1, 1],
+          [0, 0, 0, 0],
+          [1, 1],
+          true,
+        ),
+      /MaxPoolGrad: dy has shape \[1, 3, 1, 1\] but the pooled input has \[1, 3, 2, 2\]/,
+    );
+    // still alive and correct afterwards
+    const out = new Float32Array(12);
+    k.Relu(out, x);
+    assert.deepEqual(
+      Array.from(out),
+      Array.from(x, (v) => Math.max(v, 0)),
+    );
+  });
+});
+
+describe('recycled output memory', () => {
+  test("a dataSync() result stays valid after its tensor is disposed and the memory's size is reused", async () => {
+    await tf.setBackend('torch');
+    const x = randTensor([64, 26, 26, 8], 1);
+    const y = tf.relu(x);
+    const kept = y.dataSync();
+    const copy = kept.slice();
+    y.dispose();
+    for (let i = 0; i < 5; i++) tf.tidy(() => tf.neg(tf.relu(x)));
+    assert.deepEqual(kept, copy);
+    x.dispose();
+  });
+  test('a tensor sharing a recycled array (a slice of it) keeps its values', async () => {
+    await tf.setBackend('torch');
+    const x = randTensor([64, 26, 26, 8], 1);
+    const y = tf.relu(x);
+    const s = tf.slice(y, [3], [2]); // the cpu kernel's Slice: a subarray of y's array under a new tensor
+    const expected = s.dataSync().slice();
+    y.dispose();
+    for (let i = 0; i < 5; i++) tf.tidy(() => tf.neg(tf.relu(x)));
+    assert.deepEqual(s.dataSync(), expected);
+    tf.dispose([x, s]);
+  });
+  test('memory is reused across steps (no new allocations in steady state)', async () => {
+    await tf.setBackend('torch');
+    const pool = (tf.backend() as unknown as { pool: { stats: { allocated: number } } }).pool;
+    const x = randTensor([64, 26, 26, 8], 1);
+    const step = () => tf.tidy(() => tf.sum(tf.mul(tf.relu(x), x)));
+    for (let i = 0; i < 3; i++) step().dispose();
+    const before = pool.stats.allocated;
+    for (let i = 0; i < 10; i++) step().dispose();
+    assert.equal(pool.stats.allocated, before);
+    x.dispose();
+  });
+});
