@@ -2,7 +2,7 @@
 // 'cpu' backend, and where the torch backend's time goes (tf.profile, top kernels).
 //
 //   node --import tsx bench/tfjs-kernels.ts [--model cnn|dense] [--batch 64] [--steps 30] [--threads 2]
-//                                           [--cpu-batch 4] [--cpu-steps 2] [--top 15]
+//                                           [--cpu-batch 4] [--cpu-steps 2] [--top 15] [--profile-steps 5]
 //
 // The cpu backend is timed on a small batch (--cpu-batch) and scaled to --batch: its kernels are plain loops whose
 // cost grows linearly with the batch, and a batch-64 CNN step takes ~10 s there.
@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     'cpu-batch': { type: 'string', default: '4' },
     'cpu-steps': { type: 'string', default: '2' },
     top: { type: 'string', default: '15' },
+    'profile-steps': { type: 'string', default: '5' },
   },
 });
 const batch = Number(args.batch);
@@ -57,26 +58,26 @@ async function timeSteps(model: tfl.Sequential, n: number, count: number, warmup
   return times;
 }
 
-async function profileStep(model: tfl.Sequential, n: number) {
+async function profileStep(model: tfl.Sequential, n: number, profiled: number) {
   const { xs, ys } = batchOf(n);
   await model.trainOnBatch(xs, ys);
   resetKernelStats();
   const t0 = performance.now();
   const info = await tf.profile(async () => {
-    await model.trainOnBatch(xs, ys);
+    for (let i = 0; i < profiled; i++) await model.trainOnBatch(xs, ys);
   });
-  const wall = performance.now() - t0;
+  const wall = (performance.now() - t0) / profiled;
   const stats = kernelStats();
   tf.dispose([xs, ys]);
   const byName = new Map<string, { ms: number; calls: number }>();
   for (const k of info.kernels) {
     const e = byName.get(k.name) ?? { ms: 0, calls: 0 };
-    e.ms += k.kernelTimeMs as number;
-    e.calls++;
+    e.ms += (k.kernelTimeMs as number) / profiled;
+    e.calls += 1 / profiled;
     byName.set(k.name, e);
   }
   const rows = [...byName].sort((a, b) => b[1].ms - a[1].ms);
-  return { rows, wall, stats, kernelMs: rows.reduce((s, [, e]) => s + e.ms, 0), calls: info.kernels.length };
+  return { rows, wall, stats, kernelMs: rows.reduce((s, [, e]) => s + e.ms, 0), calls: info.kernels.length / profiled, profiled };
 }
 
 function printProfile(title: string, p: Awaited<ReturnType<typeof profileStep>>, withStats: boolean) {
@@ -88,10 +89,11 @@ function printProfile(title: string, p: Awaited<ReturnType<typeof profileStep>>,
     `  ${'kernel'.padEnd(22)} ${'ms'.padStart(8)} ${'share'.padStart(6)} ${'calls'.padStart(6)}${withStats ? '  native/cpu' : ''}`,
   );
   for (const [name, e] of p.rows.slice(0, top)) {
-    const where = withStats ? `  ${stats.native[name] ?? 0}/${stats.cpu[name] ?? 0}` : '';
+    const perStep = (n: number | undefined) => (n ?? 0) / p.profiled;
+    const where = withStats ? `  ${perStep(stats.native[name])}/${perStep(stats.cpu[name])}` : '';
     const share = ((100 * e.ms) / p.kernelMs).toFixed(1) + '%';
     console.log(
-      `  ${name.padEnd(22)} ${e.ms.toFixed(2).padStart(8)} ${share.padStart(6)} ${String(e.calls).padStart(6)}${where}`,
+      `  ${name.padEnd(22)} ${e.ms.toFixed(2).padStart(8)} ${share.padStart(6)} ${String(Math.round(e.calls)).padStart(6)}${where}`,
     );
   }
 }
@@ -116,7 +118,7 @@ console.log(
     `${torchTimes.mean.toFixed(1)}) over ${steps} steps = ${((1000 * batch) / torchTimes.median).toFixed(0)} images/s, ` +
     `~${((perEpoch * torchTimes.median) / 1000).toFixed(1)} s per 60k-image epoch`,
 );
-const torchProfile = await profileStep(torchModel, batch);
+const torchProfile = await profileStep(torchModel, batch, Number(args['profile-steps']));
 torchModel.dispose();
 
 // cpu, on a small batch, scaled
@@ -129,7 +131,7 @@ console.log(
     `${batch} (scaled linearly)`,
 );
 console.log(`torch is ~${(cpuScaled / torchTimes.median).toFixed(0)}x faster than cpu per training step`);
-const cpuProfile = await profileStep(cpuModel, cpuBatch);
+const cpuProfile = await profileStep(cpuModel, cpuBatch, 1);
 cpuModel.dispose();
 
 printProfile(`torch profile, one step at batch ${batch}`, torchProfile, true);

@@ -7,6 +7,7 @@
 //
 // The JS side (src/tfjs-backend/kernels/*) decides which calls come here (dtypes, attributes, sizes) and sizes the
 // output; this side checks every argument and the output's size, and guard() turns any failure into a JS Error.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -30,6 +31,9 @@ constexpr auto kContig = at::MemoryFormat::Contiguous;
 // Matrix products at least this big (M*K*N) run as a 1x1 convolution through oneDNN instead of at::mm, whose BLAS
 // here is the reference libblas (~3 GFLOP/s against oneDNN's ~25 for the Dense layers' shapes).
 constexpr int64_t kOneDnnMatmulMin = 1 << 16;
+
+// Forward convolutions whose output is bigger than this run in batch chunks of about this size (see conv2d()).
+constexpr int64_t kConvChunkBytes = 8 << 20;
 
 struct TypedArrayView {
   void* data;
@@ -169,6 +173,8 @@ Tensor activate(Tensor y, const std::string& act, double alpha) {
 
 // Conv2D and FusedConv2D: (out, x, xShape, filter, filterShape, strides, pads, dilations, channelsLast, bias?,
 // biasShape?, activation?, alpha?). A per-channel bias goes into the convolution itself; any other broadcasts.
+// Big batches (inference) run in chunks written into the output one after the other: libtorch's result for a whole
+// batch of 500 would be a fresh 40+ MB mmap every call (page faults cost as much as the convolution there).
 Tensor conv2d(const KArgs& k) {
   Conv2dAttrs c = convAttrs(k, 5);
   Tensor x = toNCHW(k.in(1, 2), c.cl), w = filterOIHW(k.in(3, 4), c);
@@ -179,9 +185,26 @@ Tensor conv2d(const KArgs& k) {
   if (bias && bias->numel() == C && bias->dim() >= 1 &&
       (c.cl ? bias->size(-1) == C : bias->dim() >= 3 && bias->size(-3) == C))
     channelBias = bias->reshape({C});
-  Tensor y = fromNCHW(at::conv2d(x, w, channelBias, c.stride, pad, c.dil, 1), c.cl);
-  if (bias && !channelBias) y = y + *bias;
-  return activate(y, k.has(11) ? k.s(11) : "linear", k.d(12, 0.2));
+  std::string act = k.has(11) ? k.s(11) : "linear";
+  double alpha = k.d(12, 0.2);
+  auto run = [&](const Tensor& xs) {
+    Tensor y = fromNCHW(at::conv2d(xs, w, channelBias, c.stride, pad, c.dil, 1), c.cl);
+    if (bias && !channelBias) y = y + *bias;
+    return activate(y, act, alpha);
+  };
+
+  int64_t N = x.size(0), H = x.size(2), W = x.size(3);
+  int64_t OH = (H + 2 * pad[0] - c.dil[0] * (w.size(2) - 1) - 1) / c.stride[0] + 1;
+  int64_t OW = (W + 2 * pad[1] - c.dil[1] * (w.size(3) - 1) - 1) / c.stride[1] + 1;
+  int64_t perImage = C * OH * OW * static_cast<int64_t>(sizeof(float));
+  int64_t chunk = std::max<int64_t>(1, kConvChunkBytes / std::max<int64_t>(perImage, 1));
+  if (N <= chunk || (bias && !channelBias) || OH <= 0 || OW <= 0) return run(x);
+  Tensor o = c.cl ? k.out({N, OH, OW, C}) : k.out({N, C, OH, OW});
+  for (int64_t i = 0; i < N; i += chunk) {
+    int64_t n = std::min(chunk, N - i);
+    o.narrow(0, i, n).copy_(run(x.narrow(0, i, n)));
+  }
+  return o;
 }
 
 // --- matrix product ------------------------------------------------------------------------------------------------

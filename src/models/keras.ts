@@ -30,3 +30,5 @@ export function kerasCnn(): tfl.Sequential {
   model.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
   return model;
 }
+
+export const KERAS_MODELS: Record<'dense' | 'cnn', () => tfl.Sequential> = { dense: kerasDense, cnn: kerasCnn };

@@ -18,6 +18,7 @@ import {
   testImage,
   trainTinyPytorch,
   upscale,
+  writeConfusionPng,
 } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -38,6 +39,7 @@ before(async () => {
   tmp = tempDir('fmnist-e2e-');
   const torchDir = await trainTinyPytorch(join(tmp.dir, 'pytorch-cnn'));
   const kerasDir = await makeKerasRun(join(tmp.dir, 'keras-dense'));
+  writeConfusionPng(torchDir);
   app = await buildServer({ models: [torchDir, kerasDir], loader: loadWithKerasStandIn });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   const { chromium } = await import('playwright-core');
@@ -98,6 +100,11 @@ test(
     await page.waitForSelector('body[data-ready="true"]');
     assert.match((await page.textContent('#summary')) ?? '', /2 models loaded: pytorch-cnn, keras-dense/);
     assert.equal(await page.locator('.card').count(), 2);
+    // The PyTorch run has a report picture; the Keras one gets a table from metrics.json.
+    const pic = page.locator('.card[data-model="pytorch-cnn"] img');
+    assert.equal(await pic.getAttribute('alt'), 'Confusion matrix of pytorch-cnn');
+    await pic.evaluate((img: HTMLImageElement) => img.decode());
+    assert.equal(await pic.evaluate((img: HTMLImageElement) => img.naturalWidth), 240);
 
     const img = await pickImage();
     await page.setInputFiles('#file', img.file);
@@ -191,6 +198,31 @@ test('random test image, drawing, keyboard use and phone width', { skip, timeout
   await page.focus('#random');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#result[data-state="done"][data-seq="4"]');
+
+  // Drag and drop a file onto the drop zone.
+  const dropped = png(upscale(testImage(1), 3, true).gray, 84, 84).toString('base64');
+  const dt = await page.evaluateHandle((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const d = new DataTransfer();
+    d.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+    return d;
+  }, dropped);
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+  await page.waitForSelector('#result[data-state="done"][data-seq="5"]');
+  assert.match((await page.textContent('#steps')) ?? '', /decoded PNG 84×84/);
+
+  // A file that is not an image: the server's message is shown in an alert.
+  await page.setInputFiles('#file', {
+    name: 'notes.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('not a picture'),
+  });
+  await page.waitForSelector('#result[data-state="error"]');
+  const alert = page.getByRole('alert');
+  assert.match((await alert.textContent()) ?? '', /Could not classify the image: not a PNG or JPEG image/);
+  await page.click('#random');
+  await page.waitForSelector('#result[data-state="done"][data-seq="6"]');
+  assert.equal(await alert.isVisible(), false);
 
   // Phone width: one column, nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -216,3 +216,30 @@ export function multipartBody(
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
+
+/** A stand-in for the report's confusion-matrix picture: the matrix from metrics.json as a heat map. */
+export function writeConfusionPng(dir: string): string {
+  const { metrics } = readRun(dir);
+  if (!metrics) throw new Error(`${dir}: no metrics.json`);
+  const cm = metrics.confusionMatrix;
+  const cell = 24;
+  const size = cell * 10;
+  const p = new PNG({ width: size, height: size });
+  const max = Math.max(1, ...cm.flat());
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      const i = Math.floor(y / cell);
+      const j = Math.floor(x / cell);
+      const a = cm[i][j] / max;
+      const o = (y * size + x) * 4;
+      const edge = y % cell === 0 || x % cell === 0;
+      p.data[o] = edge ? 220 : Math.round(255 - 244 * a);
+      p.data[o + 1] = edge ? 220 : Math.round(255 - 163 * a);
+      p.data[o + 2] = edge ? 220 : Math.round(255 - 82 * a);
+      p.data[o + 3] = 255;
+    }
+  mkdirSync(join(dir, 'report'), { recursive: true });
+  const file = join(dir, 'report', 'confusion-matrix.png');
+  writeFileSync(file, PNG.sync.write(p));
+  return file;
+}

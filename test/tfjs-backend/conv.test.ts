@@ -63,6 +63,25 @@ describe('Conv2D', () => {
     await compareBackends(run('ceil'), { ...TOL, fallback: ['Conv2D'] });
     await compareBackends(run('floor'), { ...TOL, native: ['Conv2D'] });
   });
+  test('a batch big enough to run in chunks (NHWC, NCHW, fused)', () =>
+    compareBackends(
+      () => {
+        const f = randTensor([3, 3, 1, 32], 2) as tf.Tensor4D;
+        return [
+          tf.conv2d(randTensor([300, 28, 28, 1], 1) as tf.Tensor4D, f, 1, 'valid'),
+          tf.conv2d(randTensor([300, 1, 28, 28], 1) as tf.Tensor4D, f, 1, 'same', 'NCHW'),
+          tf.fused.conv2d({
+            x: randTensor([300, 28, 28, 1], 3) as tf.Tensor4D,
+            filter: f,
+            strides: 1,
+            pad: 'valid',
+            bias: randTensor([32], 4),
+            activation: 'relu',
+          }),
+        ];
+      },
+      { ...TOL, native: ['Conv2D', 'FusedConv2D'] },
+    ));
   test('conv2dTranspose (Conv2DBackpropInput)', () =>
     compareBackends(
       () =>
