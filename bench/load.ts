@@ -186,6 +186,7 @@ async function main() {
         max: Math.round(Math.max(...rss.map((x) => x.mb))),
         end: Math.round(rss[rss.length - 1].mb),
         growthAfterFirst5s: Math.round(after[after.length - 1].mb - after[0].mb),
+        every5s: rss.filter((x, i) => i % 5 === 0).map((x) => Math.round(x.mb)),
       },
       single: {
         n,
@@ -210,6 +211,7 @@ async function main() {
       console.log(
         `  server RSS  ${report.rssMB.start} MB at start, ${report.rssMB.min}–${report.rssMB.max} MB during, ${report.rssMB.end} MB at end (${report.rssMB.growthAfterFirst5s >= 0 ? '+' : ''}${report.rssMB.growthAfterFirst5s} MB after the first 5 s)`,
       );
+      console.log(`              every 5 s: ${report.rssMB.every5s.join(', ')} MB`);
       console.log(
         `  single      server-side p50 ${report.single.serverMsP50} ms, p99 ${report.single.serverMsP99} ms; round trip p50 ${report.single.roundTripMsP50} ms (${n} requests one at a time)`,
       );

@@ -77,23 +77,33 @@ async function profileStep(model: tfl.Sequential, n: number, profiled: number) {
     byName.set(k.name, e);
   }
   const rows = [...byName].sort((a, b) => b[1].ms - a[1].ms);
-  return { rows, wall, stats, kernelMs: rows.reduce((s, [, e]) => s + e.ms, 0), calls: info.kernels.length / profiled, profiled };
+  return {
+    rows,
+    wall,
+    stats,
+    kernelMs: rows.reduce((s, [, e]) => s + e.ms, 0),
+    calls: info.kernels.length / profiled,
+    profiled,
+  };
 }
 
 function printProfile(title: string, p: Awaited<ReturnType<typeof profileStep>>, withStats: boolean) {
   const { stats } = p;
   console.log(
-    `\n${title}: ${p.calls} kernel calls, ${p.kernelMs.toFixed(1)} ms in kernels, ${p.wall.toFixed(1)} ms wall`,
+    `\n${title}, per step (mean of ${p.profiled}): ${p.calls} kernel calls, ${p.kernelMs.toFixed(1)} ms in kernels, ` +
+      `${p.wall.toFixed(1)} ms wall`,
   );
   console.log(
-    `  ${'kernel'.padEnd(22)} ${'ms'.padStart(8)} ${'share'.padStart(6)} ${'calls'.padStart(6)}${withStats ? '  native/cpu' : ''}`,
+    `  ${'kernel'.padEnd(22)} ${'ms'.padStart(8)} ${'share'.padStart(6)} ${'calls'.padStart(6)}` +
+      (withStats ? '  native/cpu' : ''),
   );
   for (const [name, e] of p.rows.slice(0, top)) {
     const perStep = (n: number | undefined) => (n ?? 0) / p.profiled;
     const where = withStats ? `  ${perStep(stats.native[name])}/${perStep(stats.cpu[name])}` : '';
     const share = ((100 * e.ms) / p.kernelMs).toFixed(1) + '%';
     console.log(
-      `  ${name.padEnd(22)} ${e.ms.toFixed(2).padStart(8)} ${share.padStart(6)} ${String(Math.round(e.calls)).padStart(6)}${where}`,
+      `  ${name.padEnd(22)} ${e.ms.toFixed(2).padStart(8)} ${share.padStart(6)} ` +
+        `${String(Math.round(e.calls)).padStart(6)}${where}`,
     );
   }
 }
@@ -115,7 +125,8 @@ const torchTimes = stat(await timeSteps(torchModel, batch, steps, 5));
 const perEpoch = Math.ceil(60000 / batch);
 console.log(
   `torch: ${torchTimes.median.toFixed(1)} ms/step median (min ${torchTimes.min.toFixed(1)}, mean ` +
-    `${torchTimes.mean.toFixed(1)}) over ${steps} steps = ${((1000 * batch) / torchTimes.median).toFixed(0)} images/s, ` +
+    `${torchTimes.mean.toFixed(1)}) over ${steps} steps = ` +
+    `${((1000 * batch) / torchTimes.median).toFixed(0)} images/s, ` +
     `~${((perEpoch * torchTimes.median) / 1000).toFixed(1)} s per 60k-image epoch`,
 );
 const torchProfile = await profileStep(torchModel, batch, Number(args['profile-steps']));
@@ -134,8 +145,8 @@ console.log(`torch is ~${(cpuScaled / torchTimes.median).toFixed(0)}x faster tha
 const cpuProfile = await profileStep(cpuModel, cpuBatch, 1);
 cpuModel.dispose();
 
-printProfile(`torch profile, one step at batch ${batch}`, torchProfile, true);
-printProfile(`cpu profile, one step at batch ${cpuBatch}`, cpuProfile, false);
+printProfile(`torch profile at batch ${batch}`, torchProfile, true);
+printProfile(`cpu profile at batch ${cpuBatch}`, cpuProfile, false);
 const pool = (await import('@tensorflow/tfjs-core')).engine().findBackend('torch') as unknown as {
   pool: { stats: object; freeMegabytes: number };
 };

@@ -128,8 +128,18 @@ Conv2dAttrs convAttrs(const KArgs& k, size_t i) {
   if (c.dil.size() != 2) k.a.bad(i + 2, "[dilationHeight, dilationWidth]");
   for (int64_t v : p)
     if (v < 0) k.a.bad(i + 1, "non-negative pads");
+  for (int64_t v : c.stride)
+    if (v < 1) k.a.bad(i, "positive strides");
+  for (int64_t v : c.dil)
+    if (v < 1) k.a.bad(i + 2, "positive dilations");
   c.top = p[0], c.bottom = p[1], c.left = p[2], c.right = p[3];
   return c;
+}
+
+IntList poolSize(const KArgs& k, size_t i) {
+  IntList ks = k.ints(i);
+  if (ks.size() != 2 || ks[0] < 1 || ks[1] < 1) k.a.bad(i, "[filterHeight, filterWidth], both positive");
+  return ks;
 }
 
 Tensor toNCHW(const Tensor& x, bool cl) {
@@ -239,8 +249,12 @@ Tensor matmul(const KArgs& k) {
   double alpha = k.d(10, 0.2);
 
   Tensor y;
-  bool single = A.numel() / (A.size(-2) * A.size(-1)) == 1 && B.numel() / (B.size(-2) * B.size(-1)) == 1;
-  if (single && A.size(-2) * A.size(-1) > 0) {
+  auto batchOf = [](const Tensor& t) {
+    int64_t b = 1;
+    for (int64_t d = 0; d < t.dim() - 2; d++) b *= t.size(d);
+    return b;
+  };
+  if (batchOf(A) == 1 && batchOf(B) == 1) {
     Tensor A2 = A.reshape({A.size(-2), A.size(-1)}), B2 = B.reshape({B.size(-2), B.size(-1)});
     int64_t N = B2.size(1);
     bool vectorBias = bias && bias->numel() == N && bias->dim() >= 1 && bias->size(-1) == N;
@@ -311,17 +325,21 @@ Tensor binaryOut(const KArgs& k, F fn) {
 
 using Kernel = std::function<Tensor(const KArgs&)>;
 // Unary kernels: (out, x) elementwise, written straight into the output.
-#define UNARY(name, call)                     \
-  {                                           \
-    name, [](const KArgs& k) {                \
+#define UNARY(name, call)                       \
+  {                                             \
+    name, [](const KArgs& k) {                  \
       Tensor x = k.flat(1), o = k.out(x.sizes()); \
-      call;                                   \
-      return o;                               \
-    }                                         \
+      call;                                     \
+      return o;                                 \
+    }                                           \
   }
 // Binary kernels broadcast: (out, a, aShape?, b, bShape?); equal shapes travel without theirs, as flat arrays.
-#define BINARY(name, fn) \
-  { name, [](const KArgs& k) { return binaryOut(k, [](Tensor& o, const Tensor& a, const Tensor& b) { fn(o, a, b); }); } }
+#define BINARY(name, fn)                                                                                       \
+  {                                                                                                            \
+    name, [](const KArgs& k) {                                                                                 \
+      return binaryOut(k, [](Tensor& o, const Tensor& a, const Tensor& b) { fn(o, a, b); });                  \
+    }                                                                                                          \
+  }
 
 const std::vector<std::pair<const char*, Kernel>> kKernels = {
     // convolutions and pooling: x/dy NHWC (or NCHW), filters HWIO; pads [top, bottom, left, right]
@@ -359,7 +377,7 @@ const std::vector<std::pair<const char*, Kernel>> kKernels = {
      }},
     {"MaxPool",  // (out, x, xShape, filterSize [h, w], strides, pads, dilations, channelsLast)
      [](const KArgs& k) {
-       IntList ks = k.ints(3);
+       IntList ks = poolSize(k, 3);
        Conv2dAttrs c = convAttrs(k, 4);
        Tensor x = toNCHW(k.in(1, 2), c.cl);
        IntList pad = padFor(x, c, -std::numeric_limits<double>::infinity(), &ks);
@@ -367,7 +385,7 @@ const std::vector<std::pair<const char*, Kernel>> kKernels = {
      }},
     {"MaxPoolGrad",  // (out, dy, dyShape, x, xShape, filterSize, strides, pads, dilations, channelsLast)
      [](const KArgs& k) {
-       IntList ks = k.ints(5);
+       IntList ks = poolSize(k, 5);
        Conv2dAttrs c = convAttrs(k, 6);
        Tensor dy = toNCHW(k.in(1, 2), c.cl), x = toNCHW(k.in(3, 4), c.cl);
        IntList sizes = x.sizes().vec();
@@ -488,6 +506,16 @@ const std::vector<std::pair<const char*, Kernel>> kKernels = {
      [](const KArgs& k) {
        Tensor x = k.in(1, 2).permute(k.ints(3));
        return k.out(x.sizes()).copy_(x);
+     }},
+    {"GatherV2",  // (out, x, xShape, indices (int32), axis): rows of x along axis; the JS side checked the range
+     [](const KArgs& k) {
+       Tensor x = k.in(1, 2), idx = k.flat(3).to(at::kLong);
+       int64_t axis = at::maybe_wrap_dim(k.i(4), x.dim());
+       if (x.scalar_type() != k.dst.dtype) return at::index_select(x, axis, idx);  // bool: converted on the copy
+       IntList sizes = x.sizes().vec();
+       sizes[axis] = idx.numel();
+       Tensor o = k.out(sizes);
+       return at::index_select_out(o, x, axis, idx);
      }},
     {"Tile",  // (out, x, shape, reps): the output viewed as [r0, s0, r1, s1, ...] is x broadcast along the r's
      [](const KArgs& k) {

@@ -12,6 +12,7 @@ const state = {
   last: null,
   truth: null,
   busy: false,
+  next: null,
   seq: 0,
   tf: null,
   browserModels: new Map(),
@@ -43,7 +44,11 @@ async function api(url, init) {
 }
 
 async function predict(body, contentType, truth = null) {
-  if (state.busy) return;
+  if (state.busy) {
+    // One at a time; the newest waiting image goes next (a drawing lifted mid-request is not lost).
+    state.next = () => predict(body, contentType, truth);
+    return;
+  }
   setBusy(true);
   showError(null);
   try {
@@ -60,6 +65,9 @@ async function predict(body, contentType, truth = null) {
     showError(`Could not classify the image: ${e.message}`);
   } finally {
     setBusy(false);
+    const next = state.next;
+    state.next = null;
+    if (next) next();
   }
 }
 
@@ -168,8 +176,9 @@ function render(answer, roundTrip) {
 function confusionTable(m) {
   const cm = m.confusionMatrix;
   const max = Math.max(1, ...cm.flat());
-  const short = (name) => name.split(/[/ ]/)[0].slice(0, 5);
-  const head = el('tr', {}, el('th', { scope: 'col', text: 'true \\ pred' }));
+  const SHORT = ['Tee', 'Trou', 'Pull', 'Dres', 'Coat', 'Sand', 'Shir', 'Snkr', 'Bag', 'Boot'];
+  const short = (name) => SHORT[state.classes.indexOf(name)] ?? name.slice(0, 4);
+  const head = el('tr', {}, el('td', {}));
   state.classes.forEach((c) => head.append(el('th', { scope: 'col', title: c, text: short(c) })));
   const rows = cm.map((row, i) => {
     const tr = el('tr', {}, el('th', { scope: 'row', title: state.classes[i], text: short(state.classes[i]) }));
@@ -187,7 +196,7 @@ function confusionTable(m) {
     el(
       'table',
       { class: 'cm' },
-      el('caption', { text: 'Rows: true class; columns: predicted (test set, from metrics.json).' }),
+      el('caption', { text: 'Rows: true class; columns: predicted class (test set, from metrics.json).' }),
       el('thead', {}, head),
       el('tbody', {}, ...rows),
     ),

@@ -76,7 +76,9 @@ export function fileHandler(dir: string): io.IOHandler {
           buffers.push(readFileSync(file));
         }
       }
-      const weights = joinWeights(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
+      const weights = joinWeights(
+        buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
+      );
       return {
         modelTopology: json.modelTopology,
         weightSpecs: specs,

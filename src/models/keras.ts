@@ -2,7 +2,10 @@
 // trainer's choice). With the backend 'torch' (src/tfjs-backend) their kernels run on libtorch.
 import * as tfl from '@tensorflow/tfjs-layers';
 
-/** Flatten(28x28x1) -> Dense(128, relu) -> Dropout(0.2) -> Dense(64, relu) -> Dropout(0.2) -> Dense(10, softmax): 109,386 params. */
+/**
+ * Flatten(28x28x1) -> Dense(128, relu) -> Dropout(0.2) -> Dense(64, relu) -> Dropout(0.2) -> Dense(10, softmax):
+ * 109,386 params.
+ */
 export function kerasDense(): tfl.Sequential {
   const model = tfl.sequential({ name: 'dense' });
   model.add(tfl.layers.flatten({ inputShape: [28, 28, 1] }));

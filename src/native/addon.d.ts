@@ -301,4 +301,5 @@ export interface TfjsKernels
   Softmax(out: V, logits: V, shape: number[], dim: number): void;
   Transpose(out: V, x: V, shape: number[], perm: number[]): void;
   Tile(out: V, x: V, shape: number[], reps: number[]): void;
+  GatherV2(out: V, x: V, xShape: number[], indices: Int32Array, axis: number): void;
 }

@@ -1,6 +1,6 @@
 // The models a server answers with: each run folder loaded as a Predictor, with its own
 // micro-batcher, and the files a browser may fetch from it (tfjs model.json and weights, report images).
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadPredictor, type Predictor } from '../runs/predictor.js';
 import type { MetricsJson, RunInfo } from '../train/run-files.js';
@@ -68,8 +68,10 @@ function browserFiles(dir: string, info: RunInfo, files: Map<string, ServedFile>
     for (const p of Array.isArray(group.paths) ? group.paths : []) {
       if (typeof p !== 'string' || !NAME.test(p) || p === 'model.json')
         return { unavailable: `${modelJson}: weight file '${String(p)}' is not a plain file name next to model.json` };
-      if (!isFile(join(dir, p))) return { unavailable: `${join(dir, p)}: weight file not found` };
-      weights.push([p, { path: join(dir, p), type: 'application/octet-stream' }]);
+      // Weight paths are relative to model.json, as tf.loadLayersModel reads them.
+      const file = join(dirname(modelJson), p);
+      if (!isFile(file)) return { unavailable: `${file}: weight file not found` };
+      weights.push([p, { path: file, type: 'application/octet-stream' }]);
     }
   }
   files.set('model.json', { path: modelJson, type: 'application/json; charset=utf-8' });

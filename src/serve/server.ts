@@ -129,6 +129,8 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
       (reply as FastifyReply).code(400).send({ error: 'bad_request', message: err.message });
     },
   });
+  // Slow headers (slowloris) get the same limit as slow bodies.
+  app.server.headersTimeout = timeoutMs;
   app.decorateRequest('serve', null);
   app.setValidatorCompiler(zodValidatorCompiler);
 

@@ -1,6 +1,6 @@
 // The tfjs backend 'torch': tfjs's cpu backend (same data layout: one typed array per tensor) whose hot kernels run on
-// libtorch through the addon. Everything the native kernels don't cover runs on the cpu backend's own kernels, which are
-// registered under 'torch' as they are.
+// libtorch through the addon. Everything the native kernels don't cover runs on the cpu backend's own kernels, which
+// are registered under 'torch' as they are.
 import '@tensorflow/tfjs-backend-cpu'; // registers the 'cpu' backend and its kernels, which 'torch' reuses
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { findBackendFactory, getKernelsForBackend, registerBackend, registerKernel } from '@tensorflow/tfjs-core';

@@ -5,7 +5,8 @@ import { registerTorchBackend } from './backend.js';
 import { TORCH } from './kernel_utils.js';
 
 export { MathBackendTorch, registerTorchBackend } from './backend.js';
-export { kernelStats, resetKernelStats } from './kernel_utils.js';
+export { kernelStats, recordFallbackShapes, resetKernelStats } from './kernel_utils.js';
+export type { KernelStats } from './kernel_utils.js';
 export { nativeKernelConfigs } from './register_all_kernels.js';
 export const TORCH_BACKEND = TORCH;
 

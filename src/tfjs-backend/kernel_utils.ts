@@ -38,13 +38,35 @@ export function setNativeThreshold(n: number): number {
 }
 
 const counts = { native: new Map<string, number>(), cpu: new Map<string, number>() };
-/** How many calls of each kernel ran natively and how many fell back to the cpu backend's kernel. */
-export function kernelStats(): { native: Record<string, number>; cpu: Record<string, number> } {
-  return { native: Object.fromEntries(counts.native), cpu: Object.fromEntries(counts.cpu) };
+let fallbackShapes: Map<string, Set<string>> | null = null;
+
+export interface KernelStats {
+  /** Calls per kernel that ran natively. */
+  native: Record<string, number>;
+  /** Calls per kernel that fell back to the cpu backend's kernel. */
+  cpu: Record<string, number>;
+  /** With recordFallbackShapes(true): the distinct input dtypes and shapes of those fallbacks, per kernel. */
+  cpuInputs?: Record<string, string[]>;
+}
+export function kernelStats(): KernelStats {
+  const stats: KernelStats = { native: Object.fromEntries(counts.native), cpu: Object.fromEntries(counts.cpu) };
+  if (fallbackShapes) stats.cpuInputs = Object.fromEntries([...fallbackShapes].map(([k, v]) => [k, [...v]]));
+  return stats;
 }
 export function resetKernelStats(): void {
   counts.native.clear();
   counts.cpu.clear();
+  fallbackShapes?.clear();
+}
+/** Also record what each fallback got (for finding what still runs on JS loops; off by default). */
+export function recordFallbackShapes(on: boolean): void {
+  fallbackShapes = on ? (fallbackShapes ?? new Map()) : null;
+}
+
+function describeInputs(inputs: Record<string, TensorInfo | undefined>): string {
+  return Object.entries(inputs)
+    .map(([name, t]) => (t ? `${name}: ${t.dtype}[${t.shape.join(',')}]` : `${name}: -`))
+    .join(', ');
 }
 
 export interface TorchKernelArgs<I, A> {
@@ -69,6 +91,11 @@ export function torchKernel<I, A>(
       return out;
     }
     counts.cpu.set(kernelName, (counts.cpu.get(kernelName) ?? 0) + 1);
+    if (fallbackShapes) {
+      let seen = fallbackShapes.get(kernelName);
+      if (!seen) fallbackShapes.set(kernelName, (seen = new Set()));
+      seen.add(describeInputs(args.inputs));
+    }
     if (!cpu) {
       const config = getKernel(kernelName, 'cpu');
       if (!config) throw new Error(`torch backend: no cpu kernel '${kernelName}' to fall back on`);
@@ -92,6 +119,16 @@ export function values(backend: MathBackendCPU, t: TensorInfo): TfjsValues | nul
   return want !== undefined && v instanceof want ? (v as TfjsValues) : null;
 }
 
+/**
+ * The typed array tfjs holds for t even when its type isn't the dtype's (the cpu kernel OneHot, for one, keeps int32
+ * results in a Float32Array), for kernels that only move values and convert them on the way out. Null for others.
+ */
+export function anyValues(backend: MathBackendCPU, t: TensorInfo): TfjsValues | null {
+  const v = backend.data.get(t.dataId)?.values;
+  const ok = v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array;
+  return ok && (t.dtype === 'float32' || t.dtype === 'int32' || t.dtype === 'bool') ? v : null;
+}
+
 /** Values for every tensor, or null when any of them can't go native. */
 export function allValues(backend: MathBackendCPU, ts: TensorInfo[]): TfjsValues[] | null {
   const out: TfjsValues[] = [];
@@ -103,7 +140,7 @@ export function allValues(backend: MathBackendCPU, ts: TensorInfo[]): TfjsValues
   return out;
 }
 
-/** Runs `fill` (a native kernel) into a fresh output of tfjs's shape and dtype; the output as a tensor of the backend. */
+/** Runs `fill` (a native kernel) into a fresh output of that shape and dtype, and returns it as a backend tensor. */
 export function nativeOutput(
   backend: MathBackendCPU,
   shape: number[],
@@ -160,7 +197,10 @@ export function binaryKernel(kernelName: TfjsBinaryKernelName, dtypes: DataType[
   });
 }
 
-/** Reductions over `axis` (`reductionIndices` for Max) (Sum, Max, ...) for the listed input dtypes; `outDtype` maps the input's to the output's. */
+/**
+ * Reductions (Sum, Max, ...) over `axis` (Max's attribute is `reductionIndices`), for the listed input dtypes;
+ * `outDtype` maps the input's dtype to the output's.
+ */
 export function reduceKernel(
   kernelName: TfjsReduceKernelName,
   dtypes: DataType[],
@@ -200,6 +240,7 @@ export interface ConvPlan {
 export function convPlan(info: backend_util.Conv2DInfo): ConvPlan | null {
   const { top, bottom, left, right } = info.padInfo;
   if (Math.min(top, bottom, left, right) < 0) return null;
+  if (Math.min(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels) <= 0) return null;
   const h = torchOutSize(info.inHeight, info.filterHeight, info.strideHeight, info.dilationHeight, top, bottom);
   const w = torchOutSize(info.inWidth, info.filterWidth, info.strideWidth, info.dilationWidth, left, right);
   if (h !== info.outHeight || w !== info.outWidth || h <= 0 || w <= 0) return null;

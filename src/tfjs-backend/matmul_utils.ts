@@ -14,7 +14,8 @@ export function matMulShape(a: TensorInfo, b: TensorInfo, transposeA: boolean, t
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   try {
     const batch = backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    return [...batch, m, n];
+    const shape = [...batch, m, n];
+    return innerA > 0 && shape.every((d) => d > 0) ? shape : null; // empty products: the cpu kernel
   } catch {
     return null;
   }

@@ -23,6 +23,7 @@ import { expConfig } from './kernels/Exp.js';
 import { expm1Config } from './kernels/Expm1.js';
 import { floorConfig } from './kernels/Floor.js';
 import { fusedConv2DConfig } from './kernels/FusedConv2D.js';
+import { gatherV2Config } from './kernels/GatherV2.js';
 import { greaterConfig } from './kernels/Greater.js';
 import { greaterEqualConfig } from './kernels/GreaterEqual.js';
 import { leakyReluConfig } from './kernels/LeakyRelu.js';
@@ -87,6 +88,7 @@ export const nativeKernelConfigs: KernelConfig[] = [
   expm1Config,
   floorConfig,
   fusedConv2DConfig,
+  gatherV2Config,
   greaterConfig,
   greaterEqualConfig,
   leakyReluConfig,

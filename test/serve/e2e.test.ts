@@ -173,6 +173,7 @@ test('random test image, drawing, keyboard use and phone width', { skip, timeout
   assert.match((await page.textContent('#truth')) ?? '', /^True class: .+ \(test image \d+\)$/);
 
   // Draw a stroke on the canvas: it is classified when the pointer lifts.
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const pad = await page.locator('#pad').boundingBox();
   assert.ok(pad);
   await page.mouse.move(pad.x + pad.width * 0.3, pad.y + pad.height * 0.2);
@@ -229,5 +230,9 @@ test('random test image, drawing, keyboard use and phone width', { skip, timeout
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
   await page.screenshot({ path: join(ARTIFACTS, 'serve-e2e-phone.png'), fullPage: true });
-  assert.deepEqual(problems, []);
+  // The one refused upload above is expected to log its 415.
+  assert.deepEqual(
+    problems.filter((p) => !/status of 415/.test(p)),
+    [],
+  );
 });

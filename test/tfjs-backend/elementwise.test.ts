@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setNativeThreshold } from '../../src/tfjs-backend/kernel_utils.js';
 import { compareBackends, randInt, randTensor, tf } from './helpers.js';
@@ -209,4 +210,27 @@ describe('reductions and others', () => {
     compareBackends(() => [tf.tile(randTensor([2, 3], 1), [3, 2]), tf.tile(randInt([2, 1, 3], 1, 0, 9), [1, 4, 2])], {
       native: ['Tile'],
     }));
+  test('GatherV2 (float32, int32, bool; axis 0 and 1)', () =>
+    compareBackends(
+      () => {
+        const idx = randInt([64], 7, 0, 50);
+        return [
+          tf.gather(randTensor([50, 7, 3], 1), idx),
+          tf.gather(randTensor([4, 50, 3], 2), randInt([2, 5], 8, 0, 50), 1),
+          tf.gather(randInt([50, 9], 3, -9, 9), idx),
+          tf.gather(tf.greater(randTensor([50, 9], 4), 0), idx),
+          tf.gather(tf.oneHot(randInt([50], 5, 0, 10), 10), idx), // int32 kept in a Float32Array by the cpu OneHot
+        ];
+      },
+      { native: ['GatherV2'] },
+    ));
+  test("GatherV2 with an index out of range: the cpu kernel throws tfjs's error", async () => {
+    for (const backend of ['cpu', 'torch']) {
+      await tf.setBackend(backend);
+      assert.throws(
+        () => tf.tidy(() => tf.gather(randTensor([50, 9], 1), tf.tensor1d([3, 50], 'int32'))),
+        /GatherV2: the index value 50 is not in \[0, 49\]/,
+      );
+    }
+  });
 });

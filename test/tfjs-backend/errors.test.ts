@@ -93,6 +93,23 @@ describe('native errors are JS errors', () => {
         ),
       /MaxPoolGrad: dy has shape \[1, 3, 1, 1\] but the pooled input has \[1, 3, 2, 2\]/,
     );
+    for (const bad of [
+      [0, 1],
+      [-1, 1],
+    ]) {
+      assert.throws(
+        () => k.Conv2D(new Float32Array(12), x, [1, 2, 2, 3], rand(3), [1, 1, 3, 1], bad, [0, 0, 0, 0], [1, 1], true),
+        /Conv2D: argument 5 must be positive strides/,
+      );
+    }
+    assert.throws(
+      () => k.MaxPool(new Float32Array(12), x, [1, 2, 2, 3], [0, 1], [1, 1], [0, 0, 0, 0], [1, 1], true),
+      /MaxPool: argument 3 must be \[filterHeight, filterWidth\], both positive/,
+    );
+    assert.throws(
+      () => k.BatchMatMul(new Float32Array(0), new Float32Array(0), [0, 3], rand(12), [4, 3], false, false),
+      /inner/,
+    );
     // still alive and correct afterwards
     const out = new Float32Array(12);
     k.Relu(out, x);
@@ -101,6 +118,17 @@ describe('native errors are JS errors', () => {
       Array.from(x, (v) => Math.max(v, 0)),
     );
   });
+});
+
+describe('empty tensors', () => {
+  test('matMul, conv2d and elementwise ops with a zero-size dimension match cpu', () =>
+    compareBackends(() => [
+      tf.matMul(tf.zeros([0, 3]), randTensor([3, 4], 1)),
+      tf.matMul(randTensor([4, 0], 1), tf.zeros([0, 5])),
+      tf.conv2d(tf.zeros([0, 5, 5, 2]) as tf.Tensor4D, randTensor([3, 3, 2, 4], 2) as tf.Tensor4D, 1, 'same'),
+      tf.add(tf.zeros([0, 7]), randTensor([7], 3)),
+      tf.sum(tf.zeros([0, 7]), 0),
+    ]));
 });
 
 describe('recycled output memory', () => {

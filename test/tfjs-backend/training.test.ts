@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { kerasCnn, kerasDense } from '../../src/models/keras.js';
@@ -18,6 +19,14 @@ function data(n: number, seed: number) {
 }
 
 describe('Keras models on the torch backend', () => {
+  test("one copy of tfjs-core: ours, tfjs-layers' and tfjs-backend-cpu's resolve to the same file", () => {
+    const here = createRequire(import.meta.url);
+    const core = here.resolve('@tensorflow/tfjs-core');
+    for (const pkg of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs']) {
+      assert.equal(createRequire(here.resolve(pkg)).resolve('@tensorflow/tfjs-core'), core, pkg);
+    }
+  });
+
   test('the builders make the seed models (225,034 and 109,386 parameters)', () => {
     assert.equal(kerasCnn().countParams(), 225034);
     assert.equal(kerasDense().countParams(), 109386);
