@@ -66,12 +66,14 @@ function browserFiles(dir: string, info: RunInfo, files: Map<string, ServedFile>
   const weights: [string, ServedFile][] = [];
   for (const group of m.weightsManifest) {
     for (const p of Array.isArray(group.paths) ? group.paths : []) {
-      if (typeof p !== 'string' || !NAME.test(p) || p === 'model.json')
+      // "./weights.bin" and "weights.bin" are the same file; the browser resolves both next to model.json.
+      const name = typeof p === 'string' ? p.replace(/^(\.\/)+/, '') : '';
+      if (!NAME.test(name) || name === 'model.json')
         return { unavailable: `${modelJson}: weight file '${String(p)}' is not a plain file name next to model.json` };
       // Weight paths are relative to model.json, as tf.loadLayersModel reads them.
-      const file = join(dirname(modelJson), p);
+      const file = join(dirname(modelJson), name);
       if (!isFile(file)) return { unavailable: `${file}: weight file not found` };
-      weights.push([p, { path: file, type: 'application/octet-stream' }]);
+      weights.push([name, { path: file, type: 'application/octet-stream' }]);
     }
   }
   files.set('model.json', { path: modelJson, type: 'application/json; charset=utf-8' });

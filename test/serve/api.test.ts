@@ -1,5 +1,5 @@
 // The REST API through fastify.inject: every route, a table of bad inputs, batching, limits.
-// Setup trains a tiny real PyTorch CNN and makes a small tfjs (Keras-format) run: ~15 s.
+// Setup trains a tiny real PyTorch CNN and a tiny real Keras dense net (1 epoch each): ~20 s.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -15,12 +15,11 @@ import { CLASS_NAMES } from '../../src/data/index.js';
 import {
   fashionTest,
   jpg,
-  loadWithKerasStandIn,
-  makeKerasRun,
   multipartBody,
   png,
   tempDir,
   testImage,
+  trainTinyKeras,
   trainTinyPytorch,
   upscale,
 } from './helpers.js';
@@ -36,13 +35,12 @@ let good: number[] = [];
 before(async () => {
   tmp = tempDir();
   torchDir = await trainTinyPytorch(join(tmp.dir, 'pytorch-cnn'));
-  kerasDir = await makeKerasRun(join(tmp.dir, 'keras-dense'));
+  kerasDir = await trainTinyKeras(join(tmp.dir, 'keras-dense'));
   // A report picture for one run: the page's model card shows it.
   mkdirSync(join(torchDir, 'report'), { recursive: true });
   writeFileSync(join(torchDir, 'report', 'confusion-matrix.png'), png(new Uint8Array(100).fill(200), 10, 10));
   app = await buildServer({
     models: [torchDir, kerasDir],
-    loader: loadWithKerasStandIn,
     maxBodyBytes: LIMIT,
     maxBatchBodyBytes: 2 * 2 ** 20,
     maxPixels: 4_000_000,

@@ -11,11 +11,10 @@ import { buildServer } from '../../src/serve/server.js';
 import { CLASS_NAMES } from '../../src/data/index.js';
 import {
   fashionTest,
-  loadWithKerasStandIn,
-  makeKerasRun,
   png,
   tempDir,
   testImage,
+  trainTinyKeras,
   trainTinyPytorch,
   upscale,
   writeConfusionPng,
@@ -38,9 +37,9 @@ before(async () => {
   if (skip) return;
   tmp = tempDir('fmnist-e2e-');
   const torchDir = await trainTinyPytorch(join(tmp.dir, 'pytorch-cnn'));
-  const kerasDir = await makeKerasRun(join(tmp.dir, 'keras-dense'));
+  const kerasDir = await trainTinyKeras(join(tmp.dir, 'keras-dense'));
   writeConfusionPng(torchDir);
-  app = await buildServer({ models: [torchDir, kerasDir], loader: loadWithKerasStandIn });
+  app = await buildServer({ models: [torchDir, kerasDir] });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({

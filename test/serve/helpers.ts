@@ -1,13 +1,12 @@
-// Shared setup for the serving tests: a tiny real PyTorch run, a small Keras-format run made with
-// stock tfjs in Node, image encoders, and the Fashion-MNIST test images.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Shared setup for the serving tests: tiny real PyTorch and Keras runs, image encoders, and the
+// Fashion-MNIST test images.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
-import { locateData, readIdxImages, readIdxLabels, CLASS_NAMES } from '../../src/data/index.js';
-import { loadPredictor, type Predictor } from '../../src/runs/predictor.js';
-import { readRun, writeRunInfo, writeTestResults, type RunInfo } from '../../src/train/run-files.js';
+import { locateData, readIdxImages, readIdxLabels } from '../../src/data/index.js';
+import { readRun } from '../../src/train/run-files.js';
 import { makeConfig } from '../../src/train/config.js';
 import { runTraining } from '../../src/cli/commands/train.js';
 
@@ -38,128 +37,13 @@ export function fashionTest() {
 }
 export const testImage = (i: number) => fashionTest().images.slice(i * 784, (i + 1) * 784);
 
-// ---------- a Keras-format run made with stock tfjs ----------
-
-type Tf = typeof import('@tensorflow/tfjs');
-let tfPromise: Promise<Tf> | null = null;
-async function tfjs(): Promise<Tf> {
-  if (!tfPromise)
-    tfPromise = (async () => {
-      const tf = await import('@tensorflow/tfjs');
-      // Stock tfjs in Node: the CPU backend, and no advice about installing tfjs-node.
-      tf.env().set('IS_NODE', false);
-      await tf.setBackend('cpu');
-      return tf;
-    })();
-  return tfPromise;
-}
-
-/**
- * Writes a run folder like the Keras side will: run.json (framework 'keras'), metrics.json,
- * and a standard tfjs Layers model.json + weights.bin, from a small dense net trained briefly.
- */
-export async function makeKerasRun(dir: string): Promise<string> {
-  const tf = await tfjs();
-  mkdirSync(dir, { recursive: true });
-  const { images, labels } = fashionTest();
-  // Train on test images 5000-7999 and evaluate on 0-999: it only has to be a plausible model.
-  const trainN = 3000;
-  const xs = tf.tensor(
-    Float32Array.from(images.subarray(5000 * 784, (5000 + trainN) * 784), (v) => v / 255),
-    [trainN, 28, 28, 1],
+/** A real (tiny) Keras run: the dense net, 1 epoch on 2,000 images; a standard tfjs model.json + weights. */
+export async function trainTinyKeras(out: string): Promise<string> {
+  await runTraining(
+    makeConfig({ framework: 'keras', model: 'dense', epochs: 1, limit: 2000, testLimit: 500, out }),
+    () => {},
   );
-  const ys = tf.oneHot(tf.tensor1d(Array.from(labels.subarray(5000, 5000 + trainN)), 'int32'), 10);
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [28, 28, 1] }),
-      tf.layers.dense({ units: 32, activation: 'relu' }),
-      tf.layers.dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
-  model.compile({ optimizer: tf.train.adam(0.003), loss: 'categoricalCrossentropy' });
-  await model.fit(xs, ys, { epochs: 3, batchSize: 64, verbose: 0, shuffle: false });
-  tf.dispose([xs, ys]);
-
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      writeFileSync(
-        join(dir, 'model.json'),
-        JSON.stringify({
-          modelTopology: a.modelTopology,
-          format: a.format,
-          generatedBy: a.generatedBy,
-          convertedBy: a.convertedBy,
-          weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-        }),
-      );
-      writeFileSync(join(dir, 'weights.bin'), Buffer.from(a.weightData as ArrayBuffer));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  const info: RunInfo = {
-    framework: 'keras',
-    model: 'dense',
-    params: model.countParams(),
-    config: makeConfig({ framework: 'keras', model: 'dense', epochs: 3, out: dir }),
-    engine: { tfjs: tf.version.tfjs, backend: 'cpu' },
-    definition: 'Flatten, Dense(32, relu), Dense(10, softmax) (test stand-in)',
-    modelFile: 'model.json',
-    data: { dir: '', origin: 'test', verified: false, trainCount: trainN, valCount: 0, testCount: 1000 },
-    createdAt: new Date().toISOString(),
-    host: { cpus: 1, node: process.version },
-  };
-  writeRunInfo(dir, info);
-  const evalN = 1000;
-  const ex = tf.tensor(
-    Float32Array.from(images.subarray(0, evalN * 784), (v) => v / 255),
-    [evalN, 28, 28, 1],
-  );
-  const probs = (model.predict(ex) as import('@tensorflow/tfjs').Tensor).dataSync() as Float32Array;
-  ex.dispose();
-  const history = [{ epoch: 3, loss: 0, accuracy: 0, valLoss: null, valAccuracy: null, seconds: 1, rssMB: 0 }];
-  writeTestResults(dir, info, history, 3, probs, labels.subarray(0, evalN), CLASS_NAMES);
-  model.dispose();
-  return dir;
-}
-
-/** A Predictor for a tfjs Layers run folder, with stock tfjs on the CPU (stands in until the Keras side lands). */
-export async function tfjsPredictor(dir: string): Promise<Predictor> {
-  const tf = await tfjs();
-  const { info, metrics } = readRun(dir);
-  const json = JSON.parse(readFileSync(join(dir, info.modelFile), 'utf8'));
-  const bin = readFileSync(join(dir, json.weightsManifest[0].paths[0]));
-  const model = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights),
-      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
-    }),
-  );
-  return {
-    dir,
-    info,
-    metrics,
-    // Asynchronous on purpose: it exercises the batcher's "while a batch is running" path.
-    predict: async (x, n) => {
-      const input = tf.tensor(x, [n, 28, 28, 1]);
-      const y = model.predict(input) as import('@tensorflow/tfjs').Tensor;
-      const out = (await y.data()) as Float32Array;
-      tf.dispose([input, y]);
-      return out;
-    },
-    dispose: () => model.dispose(),
-  };
-}
-
-/** loadPredictor, with the tfjs stand-in for Keras runs while loadPredictor cannot load them yet. */
-export async function loadWithKerasStandIn(dir: string): Promise<Predictor> {
-  try {
-    return await loadPredictor(dir);
-  } catch (e) {
-    if (readRun(dir).info.framework === 'keras' && /not (supported|available) yet/.test((e as Error).message))
-      return tfjsPredictor(dir);
-    throw e;
-  }
+  return out;
 }
 
 // ---------- images ----------
