@@ -19,6 +19,20 @@ at::Scalar scalarFor(const Tensor& t, double v) {
   return at::Scalar(v);
 }
 
+// libtorch's BLAS on Debian is the reference libblas (~3 GFLOP/s here); oneDNN's 1x1
+// convolution computes the same product ~8x faster (CNN's Linear(1600,128): 4.7 ms -> 0.6 ms).
+// Autograd goes through conv2d's own backward, so gradients stay exact to float32 rounding.
+Tensor fastLinear(const Tensor& x, const Tensor& w, const c10::optional<Tensor>& b) {
+  if (x.dim() == 2 && x.scalar_type() == at::kFloat && at::hasMKLDNN()) {
+    int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+    if (M >= 16 && M * K * N >= 65536 && w.dim() == 2 && w.size(1) == K) {
+      const std::vector<int64_t> ones{1, 1}, zeros{0, 0};
+      return at::conv2d(x.reshape({M, K, 1, 1}), w.view({N, K, 1, 1}), b, ones, zeros, ones, 1).view({M, N});
+    }
+  }
+  return at::linear(x, w, b);
+}
+
 at::TensorOptions opts(const Args& a, size_t dtypeArg) {
   return at::TensorOptions().dtype(a.dtype(dtypeArg, at::kFloat));
 }
@@ -117,7 +131,7 @@ const std::vector<std::pair<const char*, TensorOp>> kOps = {
     {"pad", [](const Args& a) { return at::constant_pad_nd(a.t(0), a.ints(1), a.d(2, 0)); }},
     // nn
     {"matmul", [](const Args& a) { return at::matmul(a.t(0), a.t(1)); }},
-    {"linear", [](const Args& a) { return at::linear(a.t(0), a.t(1), a.ot(2)); }},
+    {"linear", [](const Args& a) { return fastLinear(a.t(0), a.t(1), a.ot(2)); }},
     {"conv2d",
      [](const Args& a) {
        return at::conv2d(a.t(0), a.t(1), a.ot(2), a.ints(3), a.ints(4), a.ints(5), a.i(6, 1));

@@ -1,0 +1,50 @@
+// Loads a run folder (either framework) as something that turns images into class probabilities.
+// Used by `fmnist evaluate`, `fmnist predict`, the report and the server.
+import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { readRun, type RunInfo, type MetricsJson } from '../train/run-files.js';
+
+export interface Predictor {
+  readonly dir: string;
+  readonly info: RunInfo;
+  readonly metrics: MetricsJson | null;
+  /** images: n × 784 floats in [0,1] (row-major 28×28). Returns n × 10 probabilities. */
+  predict(images: Float32Array, n: number): Float32Array | Promise<Float32Array>;
+  dispose(): void;
+}
+
+export async function loadPredictor(dir: string): Promise<Predictor> {
+  const { info, metrics } = readRun(dir);
+  const file = join(dir, info.modelFile);
+  if (!existsSync(file)) throw new Error(`${file}: model file not found (did training finish?)`);
+  if (info.framework === 'pytorch') {
+    const torch = await import('../torch/index.js');
+    const { PYTORCH_MODELS } = await import('../models/pytorch.js');
+    const { predictProbs } = await import('../train/pytorch.js');
+    const build = PYTORCH_MODELS[info.model];
+    if (!build) throw new Error(`${join(dir, 'run.json')}: unknown model '${info.model}'`);
+    const model = build();
+    const sd = torch.loadStateDict(readFileSync(file));
+    try {
+      model.loadStateDict(sd);
+    } catch (e) {
+      model.dispose();
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      sd.forEach((t) => t.dispose());
+    }
+    model.eval();
+    return {
+      dir,
+      info,
+      metrics,
+      predict: (images, n) => predictProbs(model, images, n),
+      dispose: () => model.dispose(),
+    };
+  }
+  if (info.framework === 'keras') {
+    const { loadKerasPredictor } = await import('./keras-predictor.js');
+    return loadKerasPredictor(dir, info, metrics);
+  }
+  throw new Error(`${join(dir, 'run.json')}: unknown framework '${String(info.framework)}'`);
+}
