@@ -3,14 +3,10 @@
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 
-export class ImageError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'unsupported' | 'corrupt' | 'too_large',
-  ) {
-    super(message);
-  }
-}
+import { ImageError } from './errors.js';
+import { checkPngInflate } from './png-guard.js';
+
+export { ImageError } from './errors.js';
 
 export interface Preprocessed {
   /** 784 bytes, 0-255, white garment on black, like Fashion-MNIST. */
@@ -71,6 +67,7 @@ function decode(buf: Uint8Array, maxPixels: number): { gray: Gray; format: 'png'
       `image is ${size.width}×${size.height}, more than the ${maxPixels.toLocaleString('en-US')}-pixel limit`,
       'too_large',
     );
+  if (format === 'png') checkPngInflate(buf);
   let rgba: Uint8Array;
   let width: number;
   let height: number;

@@ -1,7 +1,7 @@
 // Runs in a worker thread: decodes and preprocesses large images so they do not block the event loop.
 import { parentPort } from 'node:worker_threads';
 import { preprocessImage, ImageError } from '../imaging/preprocess.js';
-import { checkPngInflate } from './png-guard.js';
+import { checkPngInflate } from '../imaging/png-guard.js';
 
 export interface DecodeRequest {
   id: number;

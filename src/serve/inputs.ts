@@ -14,7 +14,7 @@ import {
   type Preprocessed,
 } from '../imaging/preprocess.js';
 import { HttpError, imageHttpError } from './errors.js';
-import { checkPngInflate } from './png-guard.js';
+import { checkPngInflate } from '../imaging/png-guard.js';
 import { formatZodError, type BatchJson, type ImageJson } from './schemas.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 

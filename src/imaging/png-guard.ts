@@ -1,7 +1,7 @@
 // pngjs bounds the inflated size of ordinary PNGs by their declared size, but inflates interlaced
 // ones without a limit, so a small interlaced PNG could carry a zlib bomb. Check those first.
 import { inflateSync } from 'node:zlib';
-import { ImageError } from '../imaging/preprocess.js';
+import { ImageError } from './errors.js';
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
