@@ -100,3 +100,13 @@ export class HistoryCallback extends tfl.Callback {
     this.write(epoch + 1, plain);
   }
 }
+
+/** Calls `set` with the 1-based epoch before each epoch starts (for learning-rate schedules). */
+export class LearningRateSchedule extends tfl.Callback {
+  constructor(private readonly set: (epoch: number) => void) {
+    super();
+  }
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.set(epoch + 1);
+  }
+}

@@ -12,8 +12,10 @@ export interface TrainConfig {
   epochs: number;
   /** Mini-batch size. */
   batchSize: number;
-  /** Adam's learning rate. */
+  /** Adam's (initial) learning rate. */
   lr: number;
+  /** 'cosine' decays the learning rate to 0 over `epochs` (per epoch); 'constant' keeps it. */
+  lrSchedule: 'cosine' | 'constant';
   /** Seeds the split, the shuffling, dropout and the initial weights. */
   seed: number;
   /** Fraction of the training set held out for validation (stratified). 0 trains on all 60,000. */
@@ -31,6 +33,12 @@ export interface TrainConfig {
   out: string;
 }
 
+/** The learning rate for a 1-based epoch under the config's schedule. */
+export function lrForEpoch(cfg: TrainConfig, epoch: number): number {
+  if (cfg.lrSchedule === 'constant') return cfg.lr;
+  return (cfg.lr * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs))) / 2;
+}
+
 export const DEFAULT_EPOCHS: Record<Arch, number> = { dense: 20, cnn: 15 };
 
 export function defaultConfig(framework: Framework, model: Arch): TrainConfig {
@@ -40,6 +48,7 @@ export function defaultConfig(framework: Framework, model: Arch): TrainConfig {
     epochs: DEFAULT_EPOCHS[model],
     batchSize: 64,
     lr: 1e-3,
+    lrSchedule: 'cosine',
     seed: 42,
     valSplit: 0.1,
     patience: 3,
@@ -74,6 +83,7 @@ const CHECKS: Record<keyof TrainConfig, Check> = {
   epochs: int(1),
   batchSize: int(1),
   lr: num(0, 10, true),
+  lrSchedule: oneOf('cosine', 'constant'),
   seed: int(0),
   valSplit: num(0, 0.9),
   patience: int(0),

@@ -6,9 +6,14 @@ import { useTorchBackend } from '../tfjs-backend/index.js';
 import { setNumThreads, getNumThreads, libtorchVersion } from '../torch/index.js';
 import { KERAS_MODELS } from '../models/keras.js';
 import { fileHandler, MODEL_JSON } from '../keras/io.js';
-import { EarlyStoppingRestoreBest, HistoryCallback, ProgressCallback } from '../keras/callbacks.js';
+import {
+  EarlyStoppingRestoreBest,
+  HistoryCallback,
+  LearningRateSchedule,
+  ProgressCallback,
+} from '../keras/callbacks.js';
 import { CLASS_NAMES, type Split } from '../data/index.js';
-import type { TrainConfig } from './config.js';
+import { lrForEpoch, type TrainConfig } from './config.js';
 import type { PreparedData } from './prepare.js';
 import { rssMB, writeHistory, writeRunInfo, writeTestResults, type EpochRecord, type RunInfo } from './run-files.js';
 import { formatEpoch, type TrainResult } from './pytorch.js';
@@ -51,7 +56,8 @@ export async function trainKeras(cfg: TrainConfig, data: PreparedData, log: (s: 
   await useTorchBackend();
   setNumThreads(cfg.threads);
   const model = KERAS_MODELS[cfg.model]();
-  model.compile({ optimizer: tf.train.adam(cfg.lr), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const optimizer = tf.train.adam(cfg.lr);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const params = model.countParams();
   const info: RunInfo = {
     framework: 'keras',
@@ -95,7 +101,11 @@ export async function trainKeras(cfg: TrainConfig, data: PreparedData, log: (s: 
     writeHistory(cfg.out, history);
     log(`${formatEpoch(rec, cfg.epochs, t.images / t.trainSeconds)}  tensors ${tf.memory().numTensors}`);
   });
-  const callbacks: tfl.CustomCallbackArgs[] | tfl.Callback[] = [progress, historyCb];
+  // tfjs's Adam reads its learningRate field on every step, so a schedule can set it per epoch.
+  const schedule = new LearningRateSchedule((epoch) => {
+    (optimizer as unknown as { learningRate: number }).learningRate = lrForEpoch(cfg, epoch);
+  });
+  const callbacks: tfl.Callback[] = [schedule, progress, historyCb];
   const early = val && cfg.patience > 0 ? new EarlyStoppingRestoreBest(cfg.patience) : null;
   if (early) callbacks.push(early);
 

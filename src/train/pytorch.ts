@@ -5,7 +5,7 @@ import * as torch from '../torch/index.js';
 import { PYTORCH_MODELS, PYTHON_DEFINITIONS } from '../models/pytorch.js';
 import { CLASS_NAMES, BatchIterator, type Split } from '../data/index.js';
 import { writeFileAtomic } from './fsutil.js';
-import type { TrainConfig } from './config.js';
+import { lrForEpoch, type TrainConfig } from './config.js';
 import { ProgressBar } from './progress.js';
 import {
   rssMB,
@@ -119,6 +119,7 @@ export async function trainPytorch(
 
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     model.train();
+    opt.lr = lrForEpoch(cfg, epoch);
     const bar = new ProgressBar(batches.numBatches, `epoch ${epoch}/${cfg.epochs}`);
     let seen = 0;
     let lossSum = 0;

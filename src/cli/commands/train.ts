@@ -36,6 +36,12 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'most epochs to run (default: 20 dense, 15 cnn; early stopping may end sooner)', int)
     .option('--batch-size <n>', 'mini-batch size (default 64)', int)
     .option('--lr <x>', 'Adam learning rate (default 0.001)', float)
+    .addOption(
+      new Option('--lr-schedule <name>', 'learning-rate schedule over the epochs (default cosine)').choices([
+        'cosine',
+        'constant',
+      ]),
+    )
     .option('--seed <n>', 'random seed for split, shuffling, init and dropout (default 42)', int)
     .option('--val-split <f>', 'fraction held out for validation; 0 = train on all 60,000 (default 0.1)', float)
     .option('--patience <n>', 'early-stopping patience in epochs; 0 = off (default 3)', int)
@@ -51,6 +57,7 @@ export function registerTrain(program: Command): void {
         epochs: o.epochs,
         batchSize: o.batchSize,
         lr: o.lr,
+        lrSchedule: o.lrSchedule,
         seed: o.seed,
         valSplit: o.valSplit,
         patience: o.patience,
