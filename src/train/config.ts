@@ -39,7 +39,7 @@ export function lrForEpoch(cfg: TrainConfig, epoch: number): number {
   return (cfg.lr * (1 + Math.cos((Math.PI * (epoch - 1)) / cfg.epochs))) / 2;
 }
 
-export const DEFAULT_EPOCHS: Record<Arch, number> = { dense: 20, cnn: 15 };
+export const DEFAULT_EPOCHS: Record<Arch, number> = { dense: 20, cnn: 20 };
 
 export function defaultConfig(framework: Framework, model: Arch): TrainConfig {
   return {
@@ -51,7 +51,7 @@ export function defaultConfig(framework: Framework, model: Arch): TrainConfig {
     lrSchedule: 'cosine',
     seed: 42,
     valSplit: 0.1,
-    patience: 3,
+    patience: 5,
     threads: availableParallelism(),
     dataDir: '',
     limit: 0,

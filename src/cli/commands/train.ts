@@ -33,7 +33,7 @@ export function registerTrain(program: Command): void {
       new Option('--framework <name>', 'which implementation').choices(['pytorch', 'keras']).default('pytorch'),
     )
     .addOption(new Option('--model <arch>', 'which network').choices(['dense', 'cnn']).default('cnn'))
-    .option('--epochs <n>', 'most epochs to run (default: 20 dense, 15 cnn; early stopping may end sooner)', int)
+    .option('--epochs <n>', 'most epochs to run (default 20; early stopping may end sooner)', int)
     .option('--batch-size <n>', 'mini-batch size (default 64)', int)
     .option('--lr <x>', 'Adam learning rate (default 0.001)', float)
     .addOption(
@@ -44,7 +44,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--seed <n>', 'random seed for split, shuffling, init and dropout (default 42)', int)
     .option('--val-split <f>', 'fraction held out for validation; 0 = train on all 60,000 (default 0.1)', float)
-    .option('--patience <n>', 'early-stopping patience in epochs; 0 = off (default 3)', int)
+    .option('--patience <n>', 'early-stopping patience in epochs; 0 = off (default 5)', int)
     .option('--threads <n>', 'libtorch threads (default: number of cores)', int)
     .option('--data-dir <dir>', 'use the data in this folder only')
     .option('--limit <n>', 'use only the first N training images (for quick tries)', int)
