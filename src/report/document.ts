@@ -42,8 +42,8 @@ const escapeHtml = (s: string) =>
 export function tableHtml(t: Table, caption?: string): string {
   const cls = (i: number) => (t.numeric[i] ? ' class="num"' : '');
   return [
+    caption ? `<p class="caption">${escapeHtml(caption)}</p>` : '',
     '<div class="table-wrap"><table>',
-    caption ? `<caption>${escapeHtml(caption)}</caption>` : '',
     `<thead><tr>${t.header.map((h, i) => `<th${cls(i)}>${escapeHtml(h)}</th>`).join('')}</tr></thead>`,
     '<tbody>',
     ...t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${escapeHtml(c)}</td>`).join('')}</tr>`),
@@ -96,7 +96,7 @@ nav.toc ol { margin: 6px 0; padding-left: 22px; columns: 2; column-gap: 48px; }
 a { color: #1f5fa8; }
 .table-wrap { overflow-x: auto; margin: 12px 0; }
 table { border-collapse: collapse; font-size: 14px; }
-caption { text-align: left; color: #555; padding-bottom: 4px; }
+p.caption { color: #555; font-size: 14px; margin: 12px 0 4px; }
 th, td { padding: 5px 12px; border-bottom: 1px solid #e3e5e8; text-align: left; white-space: nowrap; }
 th { background: #f0f3f7; font-weight: 600; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }

@@ -112,8 +112,8 @@ function perClassHtml(runs: readonly ReportRun[], rows: PerClassRow[]): string {
     return `<tr${avg ? ' class="avg"' : ''}><td>${esc(row.name)}</td><td class="num">${row.support == null ? '' : row.support.toLocaleString('en-US')}</td>${cells}</tr>`;
   });
   return [
+    '<p class="caption">P: precision, R: recall; the best F1 of each class in bold. A class never predicted has precision 0.</p>',
     '<div class="table-wrap"><table class="per-class">',
-    '<caption>P: precision, R: recall; the best F1 of each class in bold. A class never predicted has precision 0.</caption>',
     `<thead>${head1}${head2}</thead>`,
     `<tbody>${body.join('\n')}</tbody></table></div>`,
   ].join('\n');

@@ -25,14 +25,15 @@ export function historySpec(run: ReportRun): TopLevelSpec {
     type: 'quantitative' as const,
     title: 'Epoch',
     axis: { tickMinStep: 1, format: 'd' },
-    scale: { domain: [1, lastEpoch] },
+    scale: { domain: [1, lastEpoch], nice: false },
   };
+  const height = 240;
   // Colour and dash encode the same field under the same title, so they share one legend of line symbols.
   const legend = { orient: 'right' as const, symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 400 };
   const color = { field: 'split', type: 'nominal' as const, title: 'Data', scale: SPLIT_COLORS, legend };
   const panel = (field: 'loss' | 'accuracy', title: string, axisTitle: string, format: string) => ({
     width: 340,
-    height: 240,
+    height,
     title: { text: title, fontSize: 13, frame: 'group' as const },
     layer: [
       {
@@ -70,10 +71,14 @@ export function historySpec(run: ReportRun): TopLevelSpec {
           // The label sits on the side of the line with more room.
           align: leftHalf ? ('left' as const) : ('right' as const),
           dx: leftHalf ? 4 : -4,
-          dy: 0,
-          baseline: 'top' as const,
+          // Loss falls and accuracy rises, so the curves leave the top of one and the bottom of the other free.
+          baseline: field === 'loss' ? ('top' as const) : ('bottom' as const),
         },
-        encoding: { x: { field: 'epoch', type: 'quantitative' as const }, y: { value: 4 }, text: { field: 'label' } },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative' as const },
+          y: { value: field === 'loss' ? 4 : height - 4 },
+          text: { field: 'label' },
+        },
       },
     ],
   });
@@ -280,7 +285,8 @@ export function confusedPairsSpec(runs: readonly ReportRun[], k = 8): TopLevelSp
     },
     data: { values },
     width: 560,
-    height: { step: 11 },
+    // Each pair gets about the same height whatever the number of models.
+    height: { step: Math.max(10, Math.ceil(28 / Math.max(1, runs.length))) },
     mark: { type: 'bar' },
     encoding: {
       y: { field: 'pair', type: 'nominal', sort: top, title: 'True \u2192 predicted', axis: { labelLimit: 300 } },

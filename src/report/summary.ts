@@ -221,11 +221,9 @@ export function conclusions(runs: readonly ReportRun[]): Conclusion[] {
       topic: 'Most-confused pairs',
       text:
         `True \u2192 predicted, summed over ${runs.length === 1 ? 'the model' : `the ${runs.length} models`}: ` +
-        listJoin(
-          pairs.map(
-            (p) => `${p.truth} \u2192 ${p.predicted}, ${int(p.count)} images (${pct(p.rate, 1)} of ${p.truth})`,
-          ),
-        ) +
+        pairs
+          .map((p) => `${p.truth} \u2192 ${p.predicted}, ${int(p.count)} images (${pct(p.rate, 1)} of ${p.truth})`)
+          .join('; ') +
         '.',
     });
   }

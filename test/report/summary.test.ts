@@ -139,7 +139,7 @@ test('conclusions: hardest and easiest classes by mean F1, most-confused pairs s
   assert.deepEqual(summedConfusion(ALL)[2], [4, 12, 24]);
   assert.equal(
     topic(ALL, 'Most-confused pairs'),
-    'True → predicted, summed over the 4 models: C → B, 12 images (30.0% of C), A → B, 8 images (20.0% of A) and C → A, 4 images (10.0% of C).',
+    'True → predicted, summed over the 4 models: C → B, 12 images (30.0% of C); A → B, 8 images (20.0% of A); C → A, 4 images (10.0% of C).',
   );
 });
 

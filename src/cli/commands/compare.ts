@@ -230,7 +230,7 @@ export async function writeReport(
           !runs.some((r) => r.info.framework === f && r.info.model === m) &&
           !found.skipped.some((s) => s.dir === join(out, runId(f, m)))
         )
-          notes.push(`No ${runLabel(f, m)} run in ${out} (\`fmnist compare --out ${out}\` trains it).`);
+          notes.push(`No ${runLabel(f, m)} run in ${out} yet; fmnist compare --out ${out} trains it.`);
   const imgs = runs.length ? await (o.images ?? DEFAULT_DEPS.images)(o.dataDir) : null;
   if (runs.length && !imgs) notes.push('The dataset was not found, so the report has no sample or prediction grids.');
   const report = await buildReport({ outDir: out, runs, test: imgs?.test, samples: imgs?.samples, notes, log });
