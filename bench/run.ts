@@ -90,7 +90,31 @@ if (want('keras')) {
   for (const model of ['cnn', 'dense']) {
     const py = pythonEpoch(model) * scale;
     const ts = fmnistEpoch('keras', model) * scale;
+    const pt = fmnistEpoch('pytorch', model) * scale;
     report(`keras ${model} epoch`, ts, py, 'python', model === 'cnn' ? 1.5 : undefined);
+    report(`keras ${model} epoch`, ts, pt, 'fmnist pytorch');
+  }
+  // The pure-JS cpu backend is far too slow for an epoch: time a few small-batch steps, scale to batch 64.
+  for (const model of ['cnn', 'dense']) {
+    console.log(`\ntfjs 'torch' vs tfjs 'cpu', one ${model} training step (cpu timed on batch 4, scaled):`);
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(here, 'tfjs-kernels.ts'),
+        '--model',
+        model,
+        '--threads',
+        String(threads),
+        '--steps',
+        '20',
+        '--top',
+        '8',
+      ],
+      { stdio: 'inherit', cwd: join(here, '..') },
+    );
+    if (r.status !== 0) process.exitCode = 1;
   }
 }
 if (rows.length) {
