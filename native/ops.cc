@@ -1,5 +1,6 @@
 // The op table. Each entry is one line that maps JS arguments onto a libtorch call; the
 // dispatcher does wrapping and error conversion once for all of them.
+#include <cstdlib>
 #include <functional>
 
 #include "common.h"
@@ -23,7 +24,8 @@ at::Scalar scalarFor(const Tensor& t, double v) {
 // convolution computes the same product ~8x faster (CNN's Linear(1600,128): 4.7 ms -> 0.6 ms).
 // Autograd goes through conv2d's own backward, so gradients stay exact to float32 rounding.
 Tensor fastLinear(const Tensor& x, const Tensor& w, const c10::optional<Tensor>& b) {
-  if (x.dim() == 2 && x.scalar_type() == at::kFloat && at::hasMKLDNN()) {
+  static const bool viaOneDnn = !std::getenv("FMNIST_BLAS_LINEAR");  // for A/B benchmarks
+  if (viaOneDnn && x.dim() == 2 && x.scalar_type() == at::kFloat && at::hasMKLDNN()) {
     int64_t M = x.size(0), K = x.size(1), N = w.size(0);
     if (M >= 16 && M * K * N >= 65536 && w.dim() == 2 && w.size(1) == K) {
       const std::vector<int64_t> ones{1, 1}, zeros{0, 0};

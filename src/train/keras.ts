@@ -132,5 +132,6 @@ export async function trainKeras(cfg: TrainConfig, data: PreparedData, log: (s: 
     `test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`,
   );
   model.dispose();
+  optimizer.dispose(); // tfjs optimizers own their moments apart from the model
   return { info, history, metrics };
 }

@@ -37,6 +37,8 @@ describe('keras training end to end', { skip: hasData ? false : `no data in ${SY
   let dir = '';
   let server: Server;
   let base = '';
+  let tensorsBefore = 0;
+  let tensorsAfter = 0;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fmnist-keras-'));
     const cfg = makeConfig({
@@ -49,7 +51,10 @@ describe('keras training end to end', { skip: hasData ? false : `no data in ${SY
       dataDir: SYSTEM_DATA_DIR,
       out: dir,
     });
+    await useTorchBackend();
+    tensorsBefore = tf.memory().numTensors;
     await runTraining(cfg, () => {});
+    tensorsAfter = tf.memory().numTensors;
     server = createServer((req, res) => {
       const file = join(dir, (req.url ?? '/').replace(/^\/+/, '').replace(/\.\./g, ''));
       if (!existsSync(file)) {
@@ -83,6 +88,10 @@ describe('keras training end to end', { skip: hasData ? false : `no data in ${SY
     assert.equal(metrics.framework, 'keras');
     assert.equal(metrics.params, 225034);
     assert.ok(metrics.testAccuracy > 0.5, `test accuracy ${metrics.testAccuracy} after 2 short epochs`);
+  });
+
+  test('training leaves no tensors behind (tf.memory().numTensors is back where it started)', () => {
+    assert.equal(tensorsAfter, tensorsBefore);
   });
 
   test('loadPredictor reproduces the saved test probabilities', async () => {
