@@ -95,8 +95,12 @@ export function loadRuns(outDir: string): { runs: ReportRun[]; skipped: { dir: s
     const dir = join(outDir, name);
     if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
     const r = loadRun(dir);
-    if (r.ok) runs.push(r.run);
-    else skipped.push({ dir: r.dir, reason: r.reason });
+    if (!r.ok) skipped.push({ dir: r.dir, reason: r.reason });
+    else if (runs.some((o) => o.id === r.run.id))
+      // A second run of the same framework and model (say, an older try kept in another folder): its figures
+      // must not overwrite the first one's, so it is named after its folder.
+      runs.push({ ...r.run, id: name, label: `${r.run.label} (${name})` });
+    else runs.push(r.run);
   }
   return { runs: sortRuns(runs), skipped };
 }
