@@ -2,6 +2,7 @@
 // dispatcher does wrapping and error conversion once for all of them.
 #include <cstdlib>
 #include <functional>
+#include <malloc.h>
 
 #include "common.h"
 
@@ -340,6 +341,12 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
+// Hands free heap pages back to the kernel. Training frees and reallocates activations of
+// many sizes; glibc keeps the holes, so without this RSS climbed to ~3 GB in a CNN epoch.
+Napi::Value mallocTrim(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+}
+
 Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
@@ -362,6 +369,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
+  exports.Set("mallocTrim", Napi::Function::New(env, mallocTrim, "mallocTrim"));
 }
 
 }  // namespace fm

@@ -143,6 +143,7 @@ export interface Binding {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  mallocTrim(): boolean;
   // serialization
   pickleSave(names: string[], tensors: T[]): Buffer;
   pickleLoad(bytes: Buffer): { names: string[]; tensors: T[] };

@@ -1,6 +1,6 @@
 // `torch`: the PyTorch-shaped API. import { torch } from 'fmnist' or import * as torch from './torch/index.js'.
 export { Tensor, isTensor, type Dtype } from './tensor.js';
 export * from './ops.js';
-export { tidy, tick, withDisposeScope, newDisposeScope, currentScope, DisposeScope } from './scope.js';
+export { tidy, withDisposeScope, newDisposeScope, currentScope, DisposeScope } from './scope.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

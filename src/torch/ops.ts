@@ -103,3 +103,17 @@ export function loadStateDict(bytes: Buffer): Map<string, Tensor> {
   const { names, tensors } = native.pickleLoad(bytes);
   return new Map(names.map((n, i) => [n, wrap(tensors[i])]));
 }
+
+let ticks = 0;
+const TRIM_EVERY = Number(process.env.FMNIST_TRIM_EVERY ?? 4);
+
+/**
+ * Call every few steps of a long loop of tensor work (docs/memory.md, rules 8 and 9). It lets
+ * Node run the finalizers of freed handles: Node 20 defers N-API finalizers to the event loop,
+ * and until they run, the freed tensors' memory is not reused. It also returns free heap pages
+ * to the kernel: glibc otherwise keeps the holes that activations of many sizes leave behind.
+ */
+export async function tick(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (TRIM_EVERY > 0 && ++ticks % TRIM_EVERY === 0) native.mallocTrim();
+}

@@ -65,16 +65,6 @@ export function setTensorCheck(f: (v: unknown) => v is Tensor): void {
   tensorCheck = f;
 }
 
-/**
- * Lets Node run the finalizers of handles freed since the last turn of the event loop. A
- * long synchronous loop of tensor work should await this every few steps: Node 20 defers
- * N-API finalizers to the event loop, and until they run their small allocations fragment
- * the heap, so the memory of disposed tensors is not reused (RSS grew ~1 MB per CNN step).
- */
-export function tick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /** tf.tidy: runs `fn`, frees every tensor it made except those it returns (in arrays or plain objects too). */
 export function tidy<R>(fn: () => R): R {
   return withDisposeScope((scope) => {
