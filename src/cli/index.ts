@@ -7,8 +7,6 @@ import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
 import { registerCompare } from './commands/compare.js';
 
-export class UserError extends Error {}
-
 export function buildProgram(): Command {
   const program = new Command('fmnist')
     .description('Train, compare, explain and serve Fashion-MNIST classifiers: Keras (tfjs) and PyTorch (libtorch).')

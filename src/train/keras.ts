@@ -1,4 +1,5 @@
 // The Keras implementation's training loop: the stock tfjs Layers API (compile, fit with
+import { availableParallelism } from 'node:os';
 // callbacks, predict) on our libtorch-backed tfjs backend.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -74,7 +75,7 @@ export async function trainKeras(cfg: TrainConfig, data: PreparedData, log: (s: 
     modelFile: MODEL_JSON,
     data: data.summary,
     createdAt: new Date().toISOString(),
-    host: { cpus: cfg.threads, node: process.version },
+    host: { cpus: availableParallelism(), node: process.version },
   };
   writeRunInfo(cfg.out, info);
   log(

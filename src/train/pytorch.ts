@@ -1,4 +1,5 @@
 // The PyTorch implementation's training loop: Adam, cross-entropy, early stopping on the
+import { availableParallelism } from 'node:os';
 // validation loss with the best weights restored, as pytorch/examples' mnist/main.py does it.
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
@@ -103,7 +104,7 @@ export async function trainPytorch(
     modelFile: 'model.pt',
     data: data.summary,
     createdAt: new Date().toISOString(),
-    host: { cpus: cfg.threads, node: process.version },
+    host: { cpus: availableParallelism(), node: process.version },
   };
   writeRunInfo(cfg.out, info);
   log(
