@@ -1,6 +1,6 @@
 // The Keras implementation's training loop: the stock tfjs Layers API (compile, fit with
-import { availableParallelism } from 'node:os';
 // callbacks, predict) on our libtorch-backed tfjs backend.
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { useTorchBackend } from '../tfjs-backend/index.js';

@@ -1,6 +1,6 @@
 // The PyTorch implementation's training loop: Adam, cross-entropy, early stopping on the
-import { availableParallelism } from 'node:os';
 // validation loss with the best weights restored, as pytorch/examples' mnist/main.py does it.
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import { PYTORCH_MODELS, PYTHON_DEFINITIONS } from '../models/pytorch.js';
