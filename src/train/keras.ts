@@ -7,6 +7,7 @@ import { useTorchBackend } from '../tfjs-backend/index.js';
 import { setNumThreads, getNumThreads, libtorchVersion } from '../torch/index.js';
 import { KERAS_MODELS } from '../models/keras.js';
 import { fileHandler, MODEL_JSON } from '../keras/io.js';
+import { withSeededMathRandom } from '../keras/seed.js';
 import {
   EarlyStoppingRestoreBest,
   HistoryCallback,
@@ -53,7 +54,11 @@ export function kerasDefinition(model: tfl.LayersModel): string {
     .join(' → ');
 }
 
-export async function trainKeras(cfg: TrainConfig, data: PreparedData, log: (s: string) => void): Promise<TrainResult> {
+export function trainKeras(cfg: TrainConfig, data: PreparedData, log: (s: string) => void): Promise<TrainResult> {
+  return withSeededMathRandom(cfg.seed, () => train(cfg, data, log));
+}
+
+async function train(cfg: TrainConfig, data: PreparedData, log: (s: string) => void): Promise<TrainResult> {
   await useTorchBackend();
   setNumThreads(cfg.threads);
   const model = KERAS_MODELS[cfg.model]();

@@ -139,3 +139,31 @@ describe('keras training end to end', { skip: hasData ? false : `no data in ${SY
     p.dispose();
   });
 });
+
+describe('keras runs are repeatable', { skip: hasData ? false : `no data in ${SYSTEM_DATA_DIR}` }, () => {
+  test('the same --seed gives the same losses; another seed does not', async () => {
+    const losses: number[] = [];
+    for (const seed of [7, 7, 8]) {
+      const out = mkdtempSync(join(tmpdir(), 'fmnist-keras-seed-'));
+      try {
+        const cfg = makeConfig({
+          framework: 'keras',
+          model: 'dense',
+          epochs: 1,
+          limit: 1000,
+          testLimit: 100,
+          seed,
+          threads: 1,
+          dataDir: SYSTEM_DATA_DIR,
+          out,
+        });
+        const r = await runTraining(cfg, () => {});
+        losses.push(r.history[0].loss);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }
+    assert.equal(losses[0], losses[1]);
+    assert.notEqual(losses[0], losses[2]);
+  });
+});
