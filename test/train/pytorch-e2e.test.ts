@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLASS_NAMES, SYSTEM_DATA_DIR } from '../../src/data/index.js';
-import { makeConfig, type TrainConfig } from '../../src/train/config.js';
+import { makeConfig, DEFAULT_EPOCHS, type TrainConfig } from '../../src/train/config.js';
 import { prepareData, type PreparedData } from '../../src/train/prepare.js';
 import { trainPytorch, type TrainResult } from '../../src/train/pytorch.js';
 import { readTestProbs, type MetricsJson, type RunInfo, type EpochRecord } from '../../src/train/run-files.js';
@@ -246,10 +246,12 @@ describe('makeConfig', () => {
     const c = makeConfig({});
     assert.equal(c.framework, 'pytorch');
     assert.equal(c.model, 'cnn');
-    assert.equal(c.epochs, 15);
+    assert.equal(c.epochs, DEFAULT_EPOCHS.cnn);
     assert.equal(c.out, 'runs/pytorch-cnn');
+    assert.equal(c.lrSchedule, 'cosine');
+    assert.equal(c.patience, 5);
     const d = makeConfig({ model: 'dense', framework: 'keras', epochs: undefined });
-    assert.equal(d.epochs, 20);
+    assert.equal(d.epochs, DEFAULT_EPOCHS.dense);
     assert.equal(d.out, 'runs/keras-dense');
     assert.equal(d.batchSize, 64);
     assert.equal(d.lr, 1e-3);
