@@ -3,7 +3,7 @@
 // than every source, so `npm run build` stays quick after the first time.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 // Two builds in one tree at once corrupt each other: serialize them with flock(1).
 if (!process.env.FMNIST_BUILD_LOCKED && spawnSync('flock', ['--version']).status === 0) {
@@ -31,7 +31,10 @@ console.log(`fmnist: building the native addon against libtorch from ${lt.source
 const gyp = join('node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 const jobs = String(Math.max(1, Math.min(4, (await import('node:os')).availableParallelism())));
 // Node's own headers when the system has them: node-gyp would otherwise download them.
-const nodedir = process.env.npm_config_nodedir ?? (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
+// The headers sit beside the running node: /usr for distro packages, /usr/local for tarballs.
+const prefix = dirname(dirname(process.execPath));
+const nodedir =
+  process.env.npm_config_nodedir ?? [prefix, '/usr'].find((d) => existsSync(join(d, 'include/node/node_api.h')));
 const args = [gyp, existsSync('build/Makefile') ? 'build' : 'rebuild', '--jobs', jobs];
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 const r = spawnSync(process.execPath, args, {
