@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { readRun, type RunInfo, type MetricsJson } from '../train/run-files.js';
+import { CLASS_NAMES } from '../data/index.js';
 
 export interface Predictor {
   readonly dir: string;
@@ -47,4 +48,13 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
     return loadKerasPredictor(dir, info, metrics);
   }
   throw new Error(`${join(dir, 'run.json')}: unknown framework '${String(info.framework)}'`);
+}
+
+/** The k most probable classes of row `row` of an n × 10 probability matrix. */
+export function topK(probs: Float32Array, row: number, k = 3) {
+  const p = Array.from(probs.subarray(row * 10, row * 10 + 10));
+  return p
+    .map((probability, label) => ({ label, class: CLASS_NAMES[label], probability }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, k);
 }

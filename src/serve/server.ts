@@ -14,7 +14,7 @@ import multipart from '@fastify/multipart';
 import { readFile } from 'node:fs/promises';
 import { CLASS_NAMES } from '../data/index.js';
 import { MAX_PIXELS, toModelInput, type Preprocessed } from '../imaging/preprocess.js';
-import { topK } from '../cli/commands/predict.js';
+import { topK } from '../runs/predictor.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { Gauge, ServerMetrics } from './metrics.js';
 import { disposeModels, loadModels, type PredictorLoader, type ServedModel } from './models.js';

@@ -1,16 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync, existsSync } from 'node:fs';
-import { loadPredictor } from '../../runs/predictor.js';
-import { CLASS_NAMES } from '../../data/index.js';
+import { loadPredictor, topK } from '../../runs/predictor.js';
 import { preprocessImage, toModelInput, ImageError } from '../../imaging/preprocess.js';
-
-export function topK(probs: Float32Array, row: number, k = 3) {
-  const p = Array.from(probs.subarray(row * 10, row * 10 + 10));
-  return p
-    .map((probability, label) => ({ label, class: CLASS_NAMES[label], probability }))
-    .sort((a, b) => b.probability - a.probability)
-    .slice(0, k);
-}
 
 export function registerPredict(program: Command): void {
   program
