@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { kerasCnn, kerasDense } from '../../src/models/keras.js';
 import { useTorchBackend } from '../../src/tfjs-backend/index.js';
+import { withSeededMathRandom } from '../../src/keras/seed.js';
 import { assertClose, rand, tf } from './helpers.js';
 
 /** A learnable toy task: noise plus a bright 6x6 patch whose place says the class. */
@@ -32,33 +33,37 @@ describe('Keras models on the torch backend', () => {
     assert.equal(kerasDense().countParams(), 109386);
   });
 
-  test('the CNN learns a batch: loss goes down; tensors stay flat across epochs', async () => {
-    await useTorchBackend();
-    tf.engine().startScope();
-    const model = kerasCnn();
-    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    const { xs, ys } = data(64, 1);
-    const losses: number[] = [];
-    for (let i = 0; i < 15; i++) losses.push((await model.trainOnBatch(xs, ys)) as unknown as number);
-    const first = (losses as unknown as number[][]).map((l) => (Array.isArray(l) ? l[0] : l));
-    assert.ok(
-      Math.max(...first.slice(-3)) < first[0] * 0.7,
-      `loss went ${first.map((l) => l.toFixed(3)).join(' -> ')}`,
-    );
+  // tfjs's initializers, dropout masks and fit's shuffling all draw from Math.random: seeded here, so the run is the same
+  // every time (unseeded, with 15 steps, it failed 2 runs in 7). 30 steps: the last/first loss ratio was 0.05-0.14 over
+  // seeds 1-8, far from the 0.7 bar.
+  test('the CNN learns a batch: loss goes down; tensors stay flat across epochs', () =>
+    withSeededMathRandom(7, async () => {
+      await useTorchBackend();
+      tf.engine().startScope();
+      const model = kerasCnn();
+      model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      const { xs, ys } = data(64, 1);
+      const losses: number[] = [];
+      for (let i = 0; i < 30; i++) losses.push((await model.trainOnBatch(xs, ys)) as unknown as number);
+      const first = (losses as unknown as number[][]).map((l) => (Array.isArray(l) ? l[0] : l));
+      assert.ok(
+        Math.max(...first.slice(-3)) < first[0] * 0.7,
+        `loss went ${first.map((l) => l.toFixed(3)).join(' -> ')}`,
+      );
 
-    const counts: number[] = [];
-    const fit = data(96, 2);
-    await model.fit(fit.xs, fit.ys, {
-      epochs: 3,
-      batchSize: 32,
-      verbose: 0,
-      callbacks: { onEpochEnd: async () => void counts.push(tf.memory().numTensors) },
-    });
-    assert.equal(counts[2], counts[1], `numTensors after each epoch: ${counts}`);
-    tf.dispose([xs, ys, fit.xs, fit.ys]);
-    model.dispose();
-    tf.engine().endScope();
-  });
+      const counts: number[] = [];
+      const fit = data(96, 2);
+      await model.fit(fit.xs, fit.ys, {
+        epochs: 3,
+        batchSize: 32,
+        verbose: 0,
+        callbacks: { onEpochEnd: async () => void counts.push(tf.memory().numTensors) },
+      });
+      assert.equal(counts[2], counts[1], `numTensors after each epoch: ${counts}`);
+      tf.dispose([xs, ys, fit.xs, fit.ys]);
+      model.dispose();
+      tf.engine().endScope();
+    }));
 
   test('one CNN training step (no dropout) on torch matches cpu: loss and updated weights', async () => {
     const run = async (backend: string) => {
