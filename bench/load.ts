@@ -47,7 +47,7 @@ async function modelDir(): Promise<{ dir: string; cleanup: () => void }> {
   if (existsSync('runs/pytorch-cnn/model.pt')) return { dir: 'runs/pytorch-cnn', cleanup: () => {} };
   const tmp = mkdtempSync(join(tmpdir(), 'fmnist-load-'));
   log(`no trained runs/pytorch-cnn: training a tiny CNN (same architecture) in ${tmp}`);
-  const { makeConfig } = await import('../src/train/config.js');
+  const { makeConfig } = await import('../src/runs/config.js');
   const { runTraining } = await import('../src/cli/commands/train.js');
   await runTraining(
     makeConfig({ framework: 'pytorch', model: 'cnn', epochs: 1, limit: 2000, testLimit: 500, out: tmp }),

@@ -3,7 +3,7 @@
 // restoreBestWeights), a progress bar, and a history written to disk after each epoch.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ProgressBar } from '../train/progress.js';
+import { ProgressBar } from '../util/progress.js';
 
 type Logs = Record<string, number | tf.Scalar>;
 const num = (v: number | tf.Scalar | undefined): number | undefined =>

@@ -4,7 +4,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
-import { writeFileAtomic } from '../train/fsutil.js';
+import { writeFileAtomic } from '../util/fsutil.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';

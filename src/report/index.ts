@@ -4,7 +4,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { Split } from '../data/index.js';
-import { writeFileAtomic } from '../train/fsutil.js';
+import { writeFileAtomic } from '../util/fsutil.js';
 import {
   renderHtml,
   renderMarkdown,

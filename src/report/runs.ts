@@ -1,8 +1,8 @@
 // The runs a report covers: run folders `<out>/<framework>-<model>/` read back from disk.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Arch, Framework } from '../train/config.js';
-import { readRun, readTestProbs, type EpochRecord, type MetricsJson, type RunInfo } from '../train/run-files.js';
+import type { Arch, Framework } from '../runs/config.js';
+import { readRun, readTestProbs, type EpochRecord, type MetricsJson, type RunInfo } from '../runs/files.js';
 
 export const FRAMEWORKS: readonly Framework[] = ['keras', 'pytorch'];
 export const MODELS: readonly Arch[] = ['dense', 'cnn'];

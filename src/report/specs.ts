@@ -1,6 +1,6 @@
 // One function per chart, each returning a Vega-Lite spec with its data inlined. Rendering is render.ts's job.
 import type { TopLevelSpec } from 'vega-lite';
-import { topConfusions } from '../train/metrics.js';
+import { topConfusions } from '../runs/metrics.js';
 import { classNames } from './summary.js';
 import { runColors, type ReportRun } from './runs.js';
 

@@ -1,6 +1,6 @@
 // The numbers of a report: the comparison table, the per-class and confused-pair tables, and the
 // conclusions, all computed from the runs (nothing here is hard-coded about which model wins).
-import { topConfusions } from '../train/metrics.js';
+import { topConfusions } from '../runs/metrics.js';
 import { frameworkName, modelName, type ReportRun } from './runs.js';
 
 export interface Table {

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { useTorchBackend } from '../tfjs-backend/index.js';
 import { fileHandler } from '../keras/io.js';
 import { predictKeras } from '../train/keras.js';
-import type { RunInfo, MetricsJson } from '../train/run-files.js';
+import type { RunInfo, MetricsJson } from './files.js';
 import type { Predictor } from './predictor.js';
 
 export async function loadKerasPredictor(dir: string, info: RunInfo, metrics: MetricsJson | null): Promise<Predictor> {

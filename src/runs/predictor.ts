@@ -2,7 +2,7 @@
 // Used by `fmnist evaluate`, `fmnist predict`, the report and the server.
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { readRun, type RunInfo, type MetricsJson } from '../train/run-files.js';
+import { readRun, type RunInfo, type MetricsJson } from './files.js';
 import { CLASS_NAMES } from '../data/index.js';
 
 export interface Predictor {

@@ -3,7 +3,7 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadPredictor, type Predictor } from '../runs/predictor.js';
-import type { MetricsJson, RunInfo } from '../train/run-files.js';
+import type { MetricsJson, RunInfo } from '../runs/files.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 
 export type PredictorLoader = (dir: string) => Promise<Predictor>;

@@ -15,9 +15,9 @@ import {
   ProgressCallback,
 } from '../keras/callbacks.js';
 import { CLASS_NAMES, type Split } from '../data/index.js';
-import { lrForEpoch, type TrainConfig } from './config.js';
+import { lrForEpoch, type TrainConfig } from '../runs/config.js';
 import type { PreparedData } from './prepare.js';
-import { rssMB, writeHistory, writeRunInfo, writeTestResults, type EpochRecord, type RunInfo } from './run-files.js';
+import { rssMB, writeHistory, writeRunInfo, writeTestResults, type EpochRecord, type RunInfo } from '../runs/files.js';
 import { formatEpoch, type TrainResult } from './pytorch.js';
 
 /** NHWC images and one-hot labels; a 1-channel NCHW buffer is the same bytes, so no copy of the pixels. */

@@ -1,6 +1,6 @@
 // Loads the data and makes the stratified train/validation split a training run uses.
 import { loadFashionMnist, stratifiedSplit, subset, type Split } from '../data/index.js';
-import type { TrainConfig } from './config.js';
+import type { TrainConfig } from '../runs/config.js';
 
 export interface PreparedData {
   train: Split;

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import { PYTORCH_MODELS, PYTHON_DEFINITIONS } from '../models/pytorch.js';
 import { CLASS_NAMES, BatchIterator, type Split } from '../data/index.js';
-import { writeFileAtomic } from './fsutil.js';
-import { lrForEpoch, type TrainConfig } from './config.js';
-import { ProgressBar } from './progress.js';
+import { writeFileAtomic } from '../util/fsutil.js';
+import { lrForEpoch, type TrainConfig } from '../runs/config.js';
+import { ProgressBar } from '../util/progress.js';
 import {
   rssMB,
   writeHistory,
@@ -16,7 +16,7 @@ import {
   type EpochRecord,
   type RunInfo,
   type MetricsJson,
-} from './run-files.js';
+} from '../runs/files.js';
 import type { PreparedData } from './prepare.js';
 
 const F = torch.nn.functional;

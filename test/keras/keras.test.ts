@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
 import { kerasCnn, kerasDense } from '../../src/models/keras.js';
 import { useTorchBackend } from '../../src/tfjs-backend/index.js';
-import { makeConfig } from '../../src/train/config.js';
+import { makeConfig } from '../../src/runs/config.js';
 import { runTraining } from '../../src/cli/commands/train.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
-import { readTestProbs } from '../../src/train/run-files.js';
+import { readTestProbs } from '../../src/runs/files.js';
 import { SYSTEM_DATA_DIR } from '../../src/data/index.js';
 
 const hasData = existsSync(join(SYSTEM_DATA_DIR, 'train-images-idx3-ubyte.gz'));

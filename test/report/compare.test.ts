@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } fr
 import { dirname, join } from 'node:path';
 import { buildProgram } from '../../src/cli/index.js';
 import { configDifferences, runCompare, trainArgs, type CompareDeps } from '../../src/cli/commands/compare.js';
-import { makeConfig, type TrainConfig } from '../../src/train/config.js';
+import { makeConfig, type TrainConfig } from '../../src/runs/config.js';
 import { syntheticSplit, tempDir, writeSyntheticRun } from './helpers.js';
 
 const tmp = tempDir('fmnist-compare-');

@@ -1,9 +1,9 @@
 // The numbers of the report, on hand-computed cases: the comparison table and the computed conclusions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { averages, perClassMetrics } from '../../src/train/metrics.js';
-import { makeConfig, type Arch, type Framework } from '../../src/train/config.js';
-import type { MetricsJson } from '../../src/train/run-files.js';
+import { averages, perClassMetrics } from '../../src/runs/metrics.js';
+import { makeConfig, type Arch, type Framework } from '../../src/runs/config.js';
+import type { MetricsJson } from '../../src/runs/files.js';
 import {
   comparisonTable,
   conclusions,

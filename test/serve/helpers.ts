@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { locateData, readIdxImages, readIdxLabels } from '../../src/data/index.js';
-import { readRun } from '../../src/train/run-files.js';
-import { makeConfig } from '../../src/train/config.js';
+import { readRun } from '../../src/runs/files.js';
+import { makeConfig } from '../../src/runs/config.js';
 import { runTraining } from '../../src/cli/commands/train.js';
 
 export function tempDir(prefix = 'fmnist-serve-'): { dir: string; cleanup: () => void } {

@@ -9,7 +9,7 @@ import {
   perClassMetrics,
   topConfusions,
   type ClassMetrics,
-} from '../../src/train/metrics.js';
+} from '../../src/runs/metrics.js';
 
 const near = (actual: number, expected: number, what = '', eps = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= eps, `${what}: ${actual}, expected ${expected}`);
@@ -216,7 +216,7 @@ describe('topConfusions', () => {
 
 describe('learning-rate schedule', () => {
   test('cosine starts at lr, decays monotonically and ends near 0; constant stays', async () => {
-    const { makeConfig, lrForEpoch } = await import('../../src/train/config.js');
+    const { makeConfig, lrForEpoch } = await import('../../src/runs/config.js');
     const cfg = makeConfig({ framework: 'pytorch', model: 'cnn', epochs: 10, lr: 0.01 });
     const lrs = Array.from({ length: 10 }, (_, i) => lrForEpoch(cfg, i + 1));
     assert.equal(lrs[0], 0.01);

@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLASS_NAMES, SYSTEM_DATA_DIR } from '../../src/data/index.js';
-import { makeConfig, DEFAULT_EPOCHS, type TrainConfig } from '../../src/train/config.js';
+import { makeConfig, DEFAULT_EPOCHS, type TrainConfig } from '../../src/runs/config.js';
 import { prepareData, type PreparedData } from '../../src/train/prepare.js';
 import { trainPytorch, type TrainResult } from '../../src/train/pytorch.js';
-import { readTestProbs, type MetricsJson, type RunInfo, type EpochRecord } from '../../src/train/run-files.js';
+import { readTestProbs, type MetricsJson, type RunInfo, type EpochRecord } from '../../src/runs/files.js';
 import { PYTHON_DEFINITIONS } from '../../src/models/pytorch.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import { main } from '../../src/cli/index.js';

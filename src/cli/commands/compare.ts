@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFashionMnist, type Split } from '../../data/index.js';
-import { makeConfig, type Arch, type Framework, type TrainConfig } from '../../train/config.js';
+import { makeConfig, type Arch, type Framework, type TrainConfig } from '../../runs/config.js';
 import { buildReport, loadRun, loadRuns, runId, runLabel, type ReportOutput } from '../../report/index.js';
 import { FRAMEWORKS, MODELS } from '../../report/runs.js';
 import { runTraining } from './train.js';

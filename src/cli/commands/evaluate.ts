@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { loadPredictor } from '../../runs/predictor.js';
 import { loadFashionMnist, CLASS_NAMES } from '../../data/index.js';
-import { evaluateProbs, type Evaluation } from '../../train/metrics.js';
+import { evaluateProbs, type Evaluation } from '../../runs/metrics.js';
 import { formatTable } from '../table.js';
 
 export function formatEvaluation(title: string, ev: Evaluation): string {

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { mkdirSync } from 'node:fs';
-import { makeConfig, type TrainConfig } from '../../train/config.js';
+import { makeConfig, type TrainConfig } from '../../runs/config.js';
 import { prepareData } from '../../train/prepare.js';
 
 const int = (v: string) => {

@@ -5,7 +5,7 @@
 //   test-probs.bin  float32 [testCount × 10] class probabilities on the test set (for the report)
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic, writeJsonAtomic, readJson } from './fsutil.js';
+import { writeFileAtomic, writeJsonAtomic, readJson } from '../util/fsutil.js';
 import type { TrainConfig, Framework, Arch } from './config.js';
 import { evaluateProbs, type ClassMetrics, type Averages, type ReliabilityBin } from './metrics.js';
 
