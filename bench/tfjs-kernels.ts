@@ -10,7 +10,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { kerasCnn, kerasDense } from '../src/models/keras.js';
+import * as tflayers from '@tensorflow/tfjs-layers';
+import { getModel } from '../src/models/index.js';
 import { native } from '../src/native/binding.js';
 import { kernelStats, resetKernelStats, useTorchBackend } from '../src/tfjs-backend/index.js';
 
@@ -33,7 +34,7 @@ const top = Number(args.top);
 native.setNumThreads(Number(args.threads));
 
 function build(): tfl.Sequential {
-  const model = args.model === 'dense' ? kerasDense() : kerasCnn();
+  const model = getModel(args.model === 'dense' ? 'dense' : 'cnn').keras(tflayers);
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }

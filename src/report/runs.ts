@@ -1,11 +1,13 @@
 // The runs a report covers: run folders `<out>/<framework>-<model>/` read back from disk.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Arch, Framework } from '../runs/config.js';
+import { FRAMEWORK_NAMES, type Framework } from '../engines/index.js';
+import { MODEL_IDS, findModel } from '../models/index.js';
 import { readRun, readTestProbs, type EpochRecord, type MetricsJson, type RunInfo } from '../runs/files.js';
 
+/** Report order: Keras before PyTorch; models in the registry's order. */
 export const FRAMEWORKS: readonly Framework[] = ['keras', 'pytorch'];
-export const MODELS: readonly Arch[] = ['dense', 'cnn'];
+export const MODELS: readonly string[] = MODEL_IDS;
 
 export interface ReportRun {
   /** `<framework>-<model>`, also the run folder's name. */
@@ -20,14 +22,10 @@ export interface ReportRun {
   probs: Float32Array | null;
 }
 
-const FRAMEWORK_NAME: Record<string, string> = { keras: 'Keras', pytorch: 'PyTorch' };
-const MODEL_NAME: Record<string, string> = { dense: 'dense', cnn: 'CNN' };
-
 export const runId = (framework: string, model: string) => `${framework}-${model}`;
-export const runLabel = (framework: string, model: string) =>
-  `${FRAMEWORK_NAME[framework] ?? framework} ${MODEL_NAME[model] ?? model}`;
-export const frameworkName = (f: string) => FRAMEWORK_NAME[f] ?? f;
-export const modelName = (m: string) => MODEL_NAME[m] ?? m;
+export const frameworkName = (f: string) => FRAMEWORK_NAMES[f as Framework] ?? f;
+export const modelName = (m: string) => findModel(m)?.label ?? m;
+export const runLabel = (framework: string, model: string) => `${frameworkName(framework)} ${modelName(model)}`;
 
 /** One colour per run, the same in every chart: the framework picks the hue, the model the shade. */
 const RUN_COLORS: Record<string, string> = {

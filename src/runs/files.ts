@@ -3,10 +3,12 @@
 //   history.json  {"epochs": [{epoch, loss, accuracy, valLoss, valAccuracy, seconds, rssMB}]}, rewritten each epoch
 //   metrics.json  test metrics: accuracy, loss, per-class, confusion matrix, calibration
 //   test-probs.bin  float32 [testCount × 10] class probabilities on the test set (for the report)
+//   model.py      beside every model.pt: the architecture in plain torch.nn, `build(**kwargs) -> nn.Module`
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic, readJson } from '../util/fsutil.js';
 import type { TrainConfig, Framework, Arch } from './config.js';
+import { pythonSource, type ModelSpec } from '../models/index.js';
 import { evaluateProbs, type ClassMetrics, type Averages, type ReliabilityBin } from './metrics.js';
 
 export interface EpochRecord {
@@ -26,7 +28,10 @@ export interface RunInfo {
   params: number;
   config: TrainConfig;
   engine: Record<string, string>;
-  /** How to rebuild the model elsewhere (Python source, or the Keras layer list). */
+  /**
+   * @deprecated A one-line description of the model (a Python expression for the seed's PyTorch models, the
+   * layer list for Keras). It cannot express a residual net: PyTorch runs carry model.py instead.
+   */
   definition: string;
   modelFile: string;
   data: { dir: string; origin: string; verified: boolean; trainCount: number; valCount: number; testCount: number };
@@ -60,6 +65,13 @@ export const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
 
 export function writeHistory(dir: string, epochs: EpochRecord[]): void {
   writeJsonAtomic(join(dir, 'history.json'), { epochs });
+}
+
+export const MODEL_PY = 'model.py';
+
+/** model.py: `exec(open("model.py").read()); m = build(); m.load_state_dict(torch.load("model.pt"), strict=True)`. */
+export function writeModelPy(dir: string, spec: ModelSpec): void {
+  writeFileAtomic(join(dir, MODEL_PY), pythonSource(spec));
 }
 
 export function writeRunInfo(dir: string, info: RunInfo): void {

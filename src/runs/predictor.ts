@@ -1,9 +1,11 @@
-// Loads a run folder (either framework) as something that turns images into class probabilities.
-// Used by `fmnist evaluate`, `fmnist predict`, the report and the server.
+// Loads a run folder (either framework) as something that turns images into class probabilities, through the
+// run's engine. Used by `fmnist evaluate`, `fmnist predict`, the report and the server.
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readRun, type RunInfo, type MetricsJson } from './files.js';
 import { CLASS_NAMES } from '../data/index.js';
+import { FRAMEWORKS, loadEngine } from '../engines/index.js';
+import { findModel } from '../models/index.js';
 
 export interface Predictor {
   readonly dir: string;
@@ -18,36 +20,20 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
   const { info, metrics } = readRun(dir);
   const file = join(dir, info.modelFile);
   if (!existsSync(file)) throw new Error(`${file}: model file not found (did training finish?)`);
-  if (info.framework === 'pytorch') {
-    const torch = await import('../torch/index.js');
-    const { PYTORCH_MODELS } = await import('../models/pytorch.js');
-    const { predictProbs } = await import('../train/pytorch.js');
-    const build = PYTORCH_MODELS[info.model];
-    if (!build) throw new Error(`${join(dir, 'run.json')}: unknown model '${info.model}'`);
-    const model = build();
-    const sd = torch.loadStateDict(readFileSync(file));
-    try {
-      model.loadStateDict(sd);
-    } catch (e) {
-      model.dispose();
-      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
-    } finally {
-      sd.forEach((t) => t.dispose());
-    }
-    model.eval();
-    return {
-      dir,
-      info,
-      metrics,
-      predict: (images, n) => predictProbs(model, images, n),
-      dispose: () => model.dispose(),
-    };
-  }
-  if (info.framework === 'keras') {
-    const { loadKerasPredictor } = await import('./keras-predictor.js');
-    return loadKerasPredictor(dir, info, metrics);
-  }
-  throw new Error(`${join(dir, 'run.json')}: unknown framework '${String(info.framework)}'`);
+  if (!(FRAMEWORKS as readonly string[]).includes(info.framework))
+    throw new Error(`${join(dir, 'run.json')}: unknown framework '${String(info.framework)}'`);
+  const spec = findModel(info.model);
+  if (!spec && info.framework === 'pytorch')
+    throw new Error(`${join(dir, 'run.json')}: unknown model '${info.model}'`);
+  const engine = await loadEngine(info.framework);
+  const model = await engine.load(dir, info.modelFile, spec);
+  return {
+    dir,
+    info,
+    metrics,
+    predict: (images, n) => model.predictProbs(images, n),
+    dispose: () => model.dispose(),
+  };
 }
 
 /** The k most probable classes of row `row` of an n × 10 probability matrix. */

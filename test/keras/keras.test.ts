@@ -11,13 +11,17 @@ import { tmpdir } from 'node:os';
 import { join, extname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
-import { kerasCnn, kerasDense } from '../../src/models/keras.js';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { getModel } from '../../src/models/index.js';
 import { useTorchBackend } from '../../src/tfjs-backend/index.js';
 import { makeConfig } from '../../src/runs/config.js';
 import { runTraining } from '../../src/cli/commands/train.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import { readTestProbs } from '../../src/runs/files.js';
 import { SYSTEM_DATA_DIR } from '../../src/data/index.js';
+
+const kerasCnn = () => getModel('cnn').keras(tfl);
+const kerasDense = () => getModel('dense').keras(tfl);
 
 const hasData = existsSync(join(SYSTEM_DATA_DIR, 'train-images-idx3-ubyte.gz'));
 

@@ -5,13 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLASS_NAMES, mulberry32, type Split } from '../../src/data/index.js';
 import { makeConfig, type Arch, type Framework } from '../../src/runs/config.js';
-import {
-  writeHistory,
-  writeRunInfo,
-  writeTestResults,
-  type EpochRecord,
-  type RunInfo,
-} from '../../src/runs/files.js';
+import { writeHistory, writeRunInfo, writeTestResults, type EpochRecord, type RunInfo } from '../../src/runs/files.js';
 
 export function tempDir(prefix = 'fmnist-report-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

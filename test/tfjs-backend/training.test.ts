@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { kerasCnn, kerasDense } from '../../src/models/keras.js';
+import { getModel } from '../../src/models/index.js';
 import { useTorchBackend } from '../../src/tfjs-backend/index.js';
-import { withSeededMathRandom } from '../../src/keras/seed.js';
+import { withSeededMathRandom } from '../../src/engines/keras-seed.js';
 import { assertClose, rand, tf } from './helpers.js';
+
+const kerasCnn = () => getModel('cnn').keras(tfl);
+const kerasDense = () => getModel('dense').keras(tfl);
 
 /** A learnable toy task: noise plus a bright 6x6 patch whose place says the class. */
 function data(n: number, seed: number) {

@@ -1,12 +1,12 @@
 // State dicts cross over to Python PyTorch and back: our model.pt loads in Python with strict=True into the
-// PYTHON_DEFINITIONS models and gives the same outputs; Python's torch.save files load here.
+// deprecated one-line definitions (run.json's `definition`) and gives the same outputs; Python's torch.save files load here.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { PYTORCH_MODELS, PYTHON_DEFINITIONS } from '../../src/models/pytorch.js';
+import { getModel } from '../../src/models/index.js';
 import { assertClose, pythonTorchMissing, readReference, runPython } from './helpers.js';
 
 const skip = pythonTorchMissing();
@@ -22,8 +22,8 @@ const bnNet = () =>
     new torch.nn.Linear(4 * 26 * 26, 10),
   );
 const ARCHS = {
-  dense: { make: PYTORCH_MODELS.dense, definition: PYTHON_DEFINITIONS.dense },
-  cnn: { make: PYTORCH_MODELS.cnn, definition: PYTHON_DEFINITIONS.cnn },
+  dense: { make: () => getModel('dense').pytorch(torch), definition: getModel('dense').definition! },
+  cnn: { make: () => getModel('cnn').pytorch(torch), definition: getModel('cnn').definition! },
   bn: { make: bnNet, definition: bnDefinition },
 };
 type Arch = keyof typeof ARCHS;

@@ -3,8 +3,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
-import { cnn, denseNet, PYTORCH_MODELS, PYTHON_DEFINITIONS } from '../../src/models/pytorch.js';
+import { getModel } from '../../src/models/index.js';
 import { readReference, values } from './helpers.js';
+
+const denseNet = () => getModel('dense').pytorch(torch);
+const cnn = () => getModel('cnn').pytorch(torch);
+const PYTORCH_MODELS = { dense: denseNet, cnn };
+const PYTHON_DEFINITIONS = { dense: getModel('dense').definition!, cnn: getModel('cnn').definition! };
 
 const { nn } = torch;
 

@@ -6,11 +6,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLASS_NAMES, SYSTEM_DATA_DIR } from '../../src/data/index.js';
-import { makeConfig, DEFAULT_EPOCHS, type TrainConfig } from '../../src/runs/config.js';
+import { makeConfig, type TrainConfig } from '../../src/runs/config.js';
 import { prepareData, type PreparedData } from '../../src/train/prepare.js';
-import { trainPytorch, type TrainResult } from '../../src/train/pytorch.js';
+import { train, type TrainResult } from '../../src/train/loop.js';
 import { readTestProbs, type MetricsJson, type RunInfo, type EpochRecord } from '../../src/runs/files.js';
-import { PYTHON_DEFINITIONS } from '../../src/models/pytorch.js';
+import { getModel } from '../../src/models/index.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import { main } from '../../src/cli/index.js';
 import { assertClose, pythonTorchMissing, runPython } from '../torch/helpers.js';
@@ -63,7 +63,7 @@ describe('pytorch training end to end (dense, 2 epochs, 3000 train / 1000 test i
       threads: 2,
     });
     data = await prepareData(cfg);
-    result = await trainPytorch(cfg, data, (s) => logs.push(s));
+    result = await train(cfg, data, (s) => logs.push(s));
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -101,7 +101,7 @@ describe('pytorch training end to end (dense, 2 epochs, 3000 train / 1000 test i
     assert.equal(info.framework, 'pytorch');
     assert.equal(info.model, 'dense');
     assert.equal(info.params, 109_386);
-    assert.equal(info.definition, PYTHON_DEFINITIONS.dense);
+    assert.equal(info.definition, getModel('dense').definition);
     assert.equal(info.modelFile, 'model.pt');
     assert.deepEqual(info.config, cfg);
     assert.deepEqual(info.data, data.summary);
@@ -246,12 +246,12 @@ describe('makeConfig', () => {
     const c = makeConfig({});
     assert.equal(c.framework, 'pytorch');
     assert.equal(c.model, 'cnn');
-    assert.equal(c.epochs, DEFAULT_EPOCHS.cnn);
+    assert.equal(c.epochs, getModel('cnn').defaultEpochs);
     assert.equal(c.out, 'runs/pytorch-cnn');
     assert.equal(c.lrSchedule, 'cosine');
     assert.equal(c.patience, 5);
     const d = makeConfig({ model: 'dense', framework: 'keras', epochs: undefined });
-    assert.equal(d.epochs, DEFAULT_EPOCHS.dense);
+    assert.equal(d.epochs, getModel('dense').defaultEpochs);
     assert.equal(d.out, 'runs/keras-dense');
     assert.equal(d.batchSize, 64);
     assert.equal(d.lr, 1e-3);

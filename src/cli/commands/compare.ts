@@ -5,10 +5,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFashionMnist, type Split } from '../../data/index.js';
-import { makeConfig, type Arch, type Framework, type TrainConfig } from '../../runs/config.js';
+import {
+  CONFIG_FIELDS,
+  makeConfig,
+  type Arch,
+  type ConfigKey,
+  type Framework,
+  type TrainConfig,
+} from '../../runs/config.js';
 import { buildReport, loadRun, loadRuns, runId, runLabel, type ReportOutput } from '../../report/index.js';
 import { FRAMEWORKS, MODELS } from '../../report/runs.js';
-import { runTraining } from './train.js';
+import { flagName, runTraining } from './train.js';
 
 export interface CompareOptions {
   frameworks: Framework[];
@@ -59,22 +66,11 @@ export async function loadReportImages(
   }
 }
 
-/** The `fmnist train` arguments that reproduce `cfg` exactly. */
+/** The `fmnist train` arguments that reproduce `cfg` exactly: every key of the config, as its flag. */
 export function trainArgs(cfg: TrainConfig): string[] {
-  const args = ['train', '--framework', cfg.framework, '--model', cfg.model, '--out', cfg.out];
-  const flags: [string, number][] = [
-    ['--epochs', cfg.epochs],
-    ['--batch-size', cfg.batchSize],
-    ['--lr', cfg.lr],
-    ['--seed', cfg.seed],
-    ['--val-split', cfg.valSplit],
-    ['--patience', cfg.patience],
-    ['--threads', cfg.threads],
-    ['--limit', cfg.limit],
-    ['--test-limit', cfg.testLimit],
-  ];
-  for (const [flag, v] of flags) args.push(flag, String(v));
-  if (cfg.dataDir) args.push('--data-dir', cfg.dataDir);
+  const args = ['train'];
+  for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[])
+    if (k !== 'dataDir' || cfg.dataDir) args.push(flagName(k), String(cfg[k]));
   return args;
 }
 
@@ -273,7 +269,7 @@ export function registerCompare(program: Command): void {
     )
     .option(
       '--epochs <n>',
-      'most epochs for every model (default: 20 dense, 15 cnn; early stopping may end sooner)',
+      "most epochs for every model (default: each model's own, see `fmnist models`; early stopping may end sooner)",
       int,
     )
     .option('--out <dir>', 'folder for the run folders and the report', 'runs')

@@ -1,4 +1,6 @@
-// Learning-rate schedules, stepped once per epoch (StepLR, CosineAnnealingLR) or per batch (OneCycleLR).
+// Learning-rate schedulers with PyTorch's names, stepped once per epoch (StepLR, CosineAnnealingLR) or per batch
+// (OneCycleLR). The formulas are src/util/schedules.ts, which fmnist's training loop uses too.
+import { cosineLr, oneCycleLr, stepLr } from '../../util/schedules.js';
 import type { Optimizer } from './optimizer.js';
 
 export class StepLR {
@@ -12,8 +14,7 @@ export class StepLR {
     this.base = optimizer.lr;
   }
   step(): void {
-    this.epoch++;
-    this.optimizer.lr = this.base * this.gamma ** Math.floor(this.epoch / this.stepSize);
+    this.optimizer.lr = stepLr(this.base, ++this.epoch, this.stepSize, this.gamma);
   }
 }
 
@@ -28,8 +29,7 @@ export class CosineAnnealingLR {
     this.base = optimizer.lr;
   }
   step(): void {
-    this.t++;
-    this.optimizer.lr = this.etaMin + ((this.base - this.etaMin) * (1 + Math.cos((Math.PI * this.t) / this.tMax))) / 2;
+    this.optimizer.lr = cosineLr(this.base, ++this.t, this.tMax, this.etaMin);
   }
 }
 
@@ -48,13 +48,7 @@ export class OneCycleLR {
   }
   step(): void {
     this.t = Math.min(this.t + 1, this.totalSteps);
-    const up = Math.max(1, Math.floor(this.pctStart * this.totalSteps));
-    const start = this.maxLr / this.divFactor;
-    const end = start / this.finalDivFactor;
-    const cos = (a: number, b: number, f: number) => b + ((a - b) * (1 + Math.cos(Math.PI * f))) / 2;
-    this.optimizer.lr =
-      this.t <= up
-        ? start + ((this.maxLr - start) * this.t) / up
-        : cos(this.maxLr, end, (this.t - up) / (this.totalSteps - up));
+    const { pctStart, divFactor, finalDivFactor } = this;
+    this.optimizer.lr = oneCycleLr(this.maxLr, this.t, this.totalSteps, { pctStart, divFactor, finalDivFactor });
   }
 }

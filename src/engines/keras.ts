@@ -1,0 +1,148 @@
+// The Keras engine: the stock tfjs Layers API (compile, trainOnBatch, predict) on our libtorch-backed backend
+// 'torch'. The loop hands it its batches (so augmentation reaches Keras too); models are saved in the stock
+// tfjs Layers format (model.json + weights.bin), which unmodified @tensorflow/tfjs loads.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { useTorchBackend } from '../tfjs-backend/index.js';
+import { getNumThreads, libtorchVersion, setNumThreads } from '../torch/index.js';
+import type { ModelSpec } from '../models/index.js';
+import { fileHandler, MODEL_JSON } from './keras-io.js';
+import { withSeededMathRandom } from './keras-seed.js';
+import type { Engine, EngineModel, EngineOptions, StepResult } from './types.js';
+
+/** Keras's categorical cross-entropy clips probabilities to [eps, 1 - eps] before the log. */
+const EPSILON = 1e-7;
+
+/** "Conv2D(filters=32, kernelSize=[3,3], activation="relu") → MaxPooling2D(...) → ...", for run.json. */
+export function kerasDefinition(model: tfl.LayersModel): string {
+  return model.layers
+    .map((l) => {
+      const c = l.getConfig();
+      const args = ['filters', 'units', 'kernelSize', 'poolSize', 'rate', 'activation']
+        .filter((k) => c[k] !== undefined)
+        .map((k) => `${k}=${JSON.stringify(c[k])}`);
+      return `${l.getClassName()}(${args.join(', ')})`;
+    })
+    .join(' → ');
+}
+
+/** Trainable parameters only: Keras counts BatchNorm's moving statistics among its weights, PyTorch does not. */
+export const trainableParams = (model: tfl.LayersModel) =>
+  model.trainableWeights.reduce((s, w) => s + w.read().size, 0);
+
+/** Class probabilities (n x 10) for images scaled to [0,1]. */
+export function predictKeras(model: tfl.LayersModel, images: Float32Array, n: number, batchSize = 1000): Float32Array {
+  const out = new Float32Array(n * 10);
+  for (let i = 0; i < n; i += batchSize) {
+    const len = Math.min(batchSize, n - i);
+    const probs = tf.tidy(() => {
+      const x = tf.tensor4d(images.subarray(i * 784, (i + len) * 784), [len, 28, 28, 1]);
+      return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+    });
+    out.set(probs, i * 10);
+  }
+  return out;
+}
+
+class KerasModel implements EngineModel {
+  readonly params: number;
+  readonly engine: Record<string, string>;
+  readonly modelFile = MODEL_JSON;
+  readonly definition: string;
+  private best: tf.Tensor[] | null = null;
+
+  constructor(
+    readonly model: tfl.LayersModel,
+    private readonly optimizer: tf.Optimizer | null,
+  ) {
+    this.params = trainableParams(model);
+    this.definition = kerasDefinition(model);
+    this.engine = {
+      tfjs: tf.version_core,
+      backend: tf.getBackend(),
+      libtorch: libtorchVersion,
+      threads: String(getNumThreads()),
+    };
+  }
+
+  setLearningRate(lr: number): void {
+    // tfjs's Adam reads its learningRate field on every step.
+    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+  }
+
+  async trainStep(images: Float32Array, labels: Uint8Array, n: number): Promise<StepResult> {
+    if (!this.optimizer) throw new Error('keras: this model was loaded for inference and is not compiled');
+    const [x, y] = tf.tidy(() => [
+      tf.tensor4d(images.subarray(0, n * 784), [n, 28, 28, 1]),
+      tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(0, n)), 'int32'), 10), 'float32'),
+    ]);
+    try {
+      const [loss, acc] = (await this.model.trainOnBatch(x, y)) as number[];
+      return { loss, correct: Math.round(acc * n) };
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+
+  async evaluate(images: Float32Array, labels: Uint8Array, n: number) {
+    const p = predictKeras(this.model, images, n);
+    let loss = 0;
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      const row = p.subarray(i * 10, i * 10 + 10);
+      const sum = row.reduce((a, b) => a + b, 0);
+      loss -= Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, row[labels[i]] / sum)));
+      let arg = 0;
+      for (let c = 1; c < 10; c++) if (row[c] > row[arg]) arg = c;
+      if (arg === labels[i]) correct++;
+    }
+    return { loss: loss / n, accuracy: correct / n };
+  }
+
+  async predictProbs(images: Float32Array, n: number): Promise<Float32Array> {
+    return predictKeras(this.model, images, n);
+  }
+
+  snapshot(): void {
+    tf.dispose(this.best ?? []);
+    this.best = this.model.getWeights().map((w) => tf.keep(w.clone()));
+  }
+
+  restoreSnapshot(): boolean {
+    if (!this.best) return false;
+    this.model.setWeights(this.best);
+    return true;
+  }
+
+  async save(dir: string): Promise<void> {
+    await this.model.save(fileHandler(dir));
+  }
+
+  dispose(): void {
+    tf.dispose(this.best ?? []);
+    this.best = null;
+    this.model.dispose();
+    this.optimizer?.dispose(); // tfjs optimizers own their moments apart from the model
+  }
+}
+
+export const kerasEngine: Engine = {
+  id: 'keras',
+
+  // tfjs draws initializers and dropout masks from Math.random: seeded for the run, so it repeats.
+  seeded: (seed, fn) => withSeededMathRandom(seed, fn),
+
+  async build(spec: ModelSpec, opts: EngineOptions) {
+    await useTorchBackend();
+    setNumThreads(opts.threads);
+    const model = spec.keras(tfl);
+    const optimizer = tf.train.adam(opts.lr);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    return new KerasModel(model, optimizer);
+  },
+
+  async load(dir: string) {
+    await useTorchBackend();
+    return new KerasModel(await tfl.loadLayersModel(fileHandler(dir)), null);
+  },
+};

@@ -1,0 +1,161 @@
+// The PyTorch engine: fmnist's torch API (libtorch) behind the loop's adapter. Adam and cross-entropy, as
+// pytorch/examples' mnist/main.py; the model is saved as a state_dict with Python's keys (model.pt).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as torch from '../torch/index.js';
+import type { ModelSpec } from '../models/index.js';
+import { writeFileAtomic } from '../util/fsutil.js';
+import type { Engine, EngineModel, EngineOptions, StepResult } from './types.js';
+
+const F = torch.nn.functional;
+export const MODEL_PT = 'model.pt';
+
+const images = (x: Float32Array, n: number) => torch.fromTypedArray(x.subarray(0, n * 784), [n, 1, 28, 28]);
+const labels = (y: Uint8Array, n: number) => torch.fromTypedArray(y.subarray(0, n), [n], 'int64');
+
+class PytorchModel implements EngineModel {
+  readonly params: number;
+  readonly engine: Record<string, string>;
+  readonly modelFile = MODEL_PT;
+  readonly definition: string;
+  private opt: InstanceType<typeof torch.optim.Adam> | null = null;
+  private best: Map<string, torch.Tensor> | null = null;
+  private steps = 0;
+
+  constructor(
+    readonly model: torch.nn.Module,
+    spec: ModelSpec,
+    lr?: number,
+  ) {
+    this.params = model.numParameters();
+    this.engine = { libtorch: torch.libtorchVersion, threads: String(torch.getNumThreads()) };
+    this.definition = spec.definition ?? `${spec.id}: see model.py`;
+    if (lr !== undefined) this.opt = new torch.optim.Adam(model.parameters(), { lr });
+  }
+
+  setLearningRate(lr: number): void {
+    this.optimizer().lr = lr;
+  }
+
+  private optimizer() {
+    if (!this.opt) throw new Error('pytorch: this model was loaded for inference and has no optimizer');
+    return this.opt;
+  }
+
+  async trainStep(x: Float32Array, y: Uint8Array, n: number): Promise<StepResult> {
+    const opt = this.optimizer();
+    this.model.train();
+    const r = torch.tidy(() => {
+      const yb = labels(y, n);
+      opt.zeroGrad();
+      const logits = this.model.call(images(x, n));
+      const loss = F.crossEntropy(logits, yb);
+      loss.backward();
+      opt.step();
+      return { loss: loss.item(), correct: torch.noGrad(() => logits.argmax(1).eq(yb).sum().item()) };
+    });
+    if (++this.steps % 8 === 0) await torch.tick(); // see tick(): lets finalizers run, keeps RSS flat
+    return r;
+  }
+
+  async evaluate(x: Float32Array, y: Uint8Array, n: number, chunk = 1000) {
+    let loss = 0;
+    let correct = 0;
+    this.model.eval();
+    for (let i = 0; i < n; i += chunk) {
+      const len = Math.min(chunk, n - i);
+      torch.noGrad(() =>
+        torch.tidy(() => {
+          const yb = labels(y.subarray(i), len);
+          const logits = this.model.call(images(x.subarray(i * 784), len));
+          loss += F.crossEntropy(logits, yb, { reduction: 'sum' }).item();
+          correct += logits.argmax(1).eq(yb).sum().item();
+        }),
+      );
+      await torch.tick();
+    }
+    return { loss: loss / n, accuracy: correct / n };
+  }
+
+  async predictProbs(x: Float32Array, n: number, chunk = 1000): Promise<Float32Array> {
+    return predictProbs(this.model, x, n, chunk);
+  }
+
+  snapshot(): void {
+    this.best?.forEach((t) => t.dispose());
+    this.best = torch.withDisposeScope((scope) => {
+      const copy = new Map<string, torch.Tensor>();
+      torch.noGrad(() => {
+        for (const [k, v] of this.model.stateDict()) copy.set(k, scope.detach(v.detach().clone()));
+      });
+      return copy;
+    });
+  }
+
+  restoreSnapshot(): boolean {
+    if (!this.best) return false;
+    this.model.loadStateDict(this.best);
+    return true;
+  }
+
+  async save(dir: string): Promise<void> {
+    writeFileAtomic(join(dir, MODEL_PT), torch.saveStateDict(this.model.stateDict()));
+  }
+
+  dispose(): void {
+    this.best?.forEach((t) => t.dispose());
+    this.best = null;
+    this.model.dispose();
+  }
+}
+
+/** Class probabilities (n x 10) for images already scaled to [0,1], in inference mode. */
+export function predictProbs(model: torch.nn.Module, x: Float32Array, n: number, chunk = 1000): Float32Array {
+  const out = new Float32Array(n * 10);
+  model.eval();
+  torch.noGrad(() => {
+    for (let i = 0; i < n; i += chunk)
+      torch.tidy(() => {
+        const len = Math.min(chunk, n - i);
+        out.set(
+          model
+            .call(images(x.subarray(i * 784), len))
+            .softmax(1)
+            .toFloat32(),
+          i * 10,
+        );
+      });
+  });
+  return out;
+}
+
+export const pytorchEngine: Engine = {
+  id: 'pytorch',
+
+  async seeded(seed, fn) {
+    torch.manualSeed(seed);
+    return fn();
+  },
+
+  async build(spec: ModelSpec, opts: EngineOptions) {
+    torch.setNumThreads(opts.threads);
+    return new PytorchModel(spec.pytorch(torch), spec, opts.lr);
+  },
+
+  async load(dir: string, modelFile: string, spec: ModelSpec | undefined) {
+    const file = join(dir, modelFile);
+    if (!spec) throw new Error(`${join(dir, 'run.json')}: unknown model (a PyTorch run needs its architecture)`);
+    const model = spec.pytorch(torch);
+    const sd = torch.loadStateDict(readFileSync(file));
+    try {
+      model.loadStateDict(sd);
+    } catch (e) {
+      model.dispose();
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      sd.forEach((t) => t.dispose());
+    }
+    model.eval();
+    return new PytorchModel(model, spec);
+  },
+};

@@ -1,0 +1,51 @@
+// The seam between the one training loop (src/train/loop.ts) or the run loader (src/runs/predictor.ts) and a
+// framework. The loop owns epochs, batches (and so augmentation), the schedule, early stopping, progress, history
+// and the run folder; an engine only builds, steps, evaluates, predicts, snapshots and saves its framework's model.
+import type { ModelSpec } from '../models/index.js';
+
+export interface EngineOptions {
+  /** The initial learning rate (the loop sets each epoch's with setLearningRate). */
+  lr: number;
+  /** libtorch intra-op threads. */
+  threads: number;
+}
+
+export interface StepResult {
+  /** Mean loss over the batch. */
+  loss: number;
+  /** How many of the batch's images were classified right. */
+  correct: number;
+}
+
+/** Images are n x 784 floats in [0,1] (row-major 28x28); labels are class indices. */
+export interface EngineModel {
+  /** Trainable parameters, counted the same way in both frameworks. */
+  readonly params: number;
+  /** What run.json records: engine versions, the file the model is saved to and a readable definition. */
+  readonly engine: Record<string, string>;
+  readonly modelFile: string;
+  readonly definition: string;
+  setLearningRate(lr: number): void;
+  /** One optimizer step on one batch, in training mode. */
+  trainStep(images: Float32Array, labels: Uint8Array, n: number): Promise<StepResult>;
+  /** Mean cross-entropy and accuracy, in inference mode. */
+  evaluate(images: Float32Array, labels: Uint8Array, n: number): Promise<{ loss: number; accuracy: number }>;
+  /** n x 10 class probabilities, in inference mode. */
+  predictProbs(images: Float32Array, n: number): Promise<Float32Array>;
+  /** Keeps a copy of the weights as they are now (for early stopping's best-weight restore). */
+  snapshot(): void;
+  /** Puts the last snapshot's weights back; false when there is none. */
+  restoreSnapshot(): boolean;
+  /** Writes the model file(s) into `dir`, each atomically. */
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+export interface Engine {
+  readonly id: 'pytorch' | 'keras';
+  /** Runs `fn` with every random source of the framework seeded (init, dropout). */
+  seeded<T>(seed: number, fn: () => Promise<T>): Promise<T>;
+  build(spec: ModelSpec, opts: EngineOptions): Promise<EngineModel>;
+  /** Loads a run folder's saved model for inference (Keras needs no spec: model.json describes the model). */
+  load(dir: string, modelFile: string, spec: ModelSpec | undefined): Promise<EngineModel>;
+}

@@ -1,0 +1,48 @@
+// The seed's CNN: two 3x3 conv + max-pool stages, Dense 128 with dropout 0.5, 225,034 parameters.
+import { torchInit, type ModelSpec } from './spec.js';
+
+export const cnn: ModelSpec = {
+  id: 'cnn',
+  label: 'CNN',
+  description: "the seed's CNN: Conv 32, pool, Conv 64, pool (3x3, ReLU), Dense 128, dropout 0.5, softmax 10",
+  defaultEpochs: 20,
+  python: new URL('./cnn.py', import.meta.url),
+  definition:
+    'nn.Sequential(nn.Conv2d(1,32,3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32,64,3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600,128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128,10))',
+
+  pytorch: ({ nn }) =>
+    new nn.Sequential(
+      new nn.Conv2d(1, 32, 3),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2),
+      new nn.Conv2d(32, 64, 3),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2),
+      new nn.Flatten(),
+      new nn.Linear(1600, 128),
+      new nn.ReLU(),
+      new nn.Dropout(0.5),
+      new nn.Linear(128, 10),
+    ),
+
+  keras: (tfl) => {
+    const model = tfl.sequential({ name: 'cnn' });
+    model.add(
+      tfl.layers.conv2d({
+        filters: 32,
+        kernelSize: 3,
+        activation: 'relu',
+        inputShape: [28, 28, 1],
+        ...torchInit(tfl, 9),
+      }),
+    );
+    model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(tfl.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', ...torchInit(tfl, 288) }));
+    model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(tfl.layers.flatten());
+    model.add(tfl.layers.dense({ units: 128, activation: 'relu', ...torchInit(tfl, 1600) }));
+    model.add(tfl.layers.dropout({ rate: 0.5 }));
+    model.add(tfl.layers.dense({ units: 10, activation: 'softmax', ...torchInit(tfl, 128) }));
+    return model;
+  },
+};

@@ -1,0 +1,47 @@
+// What one architecture is: an id, words for people, a builder per framework and the same model in Python.
+// Builders get their framework's API from the engine (type-only imports here), so reading the registry loads
+// neither libtorch nor tfjs: the CLI's --help and the config's validation stay cheap.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type * as TorchApi from '../torch/index.js';
+import type * as TflApi from '@tensorflow/tfjs-layers';
+
+export type Torch = typeof TorchApi;
+export type Tfl = typeof TflApi;
+
+export interface ModelSpec {
+  /** The `--model` value and the second half of a run folder's name, e.g. `cnn`. */
+  readonly id: string;
+  /** How reports and the server name it after the framework: "PyTorch CNN". */
+  readonly label: string;
+  /** One line for `fmnist models`. */
+  readonly description: string;
+  /** Default `--epochs` (early stopping may end sooner). */
+  readonly defaultEpochs: number;
+  /** The PyTorch model, with Python's state_dict keys, so that model.py loads our model.pt strictly. */
+  pytorch(torch: Torch): TorchApi.nn.Module;
+  /** The same layers in tfjs Layers, uncompiled, on NHWC [n, 28, 28, 1] input, ending in a softmax. */
+  keras(tfl: Tfl): TflApi.LayersModel;
+  /** The Python source (`build(**kwargs) -> nn.Module`), a real .py file beside the spec's own file. */
+  readonly python: URL;
+  /** @deprecated The one-line Python expression older run.json files carry as `definition`; use model.py. */
+  readonly definition?: string;
+}
+
+/** The text of a spec's model.py. */
+export function pythonSource(spec: ModelSpec): string {
+  return readFileSync(fileURLToPath(spec.python), 'utf8');
+}
+
+/**
+ * PyTorch's default initialization for a Keras layer with `fanIn` inputs: weights and biases both U(±1/√fanIn)
+ * (kaiming_uniform with a=√5). Both frameworks then start from the same distribution, so a comparison differs
+ * only in the engine.
+ */
+export function torchInit(tfl: Tfl, fanIn: number) {
+  const bound = 1 / Math.sqrt(fanIn);
+  return {
+    kernelInitializer: tfl.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform' }),
+    biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound }),
+  };
+}

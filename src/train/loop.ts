@@ -1,0 +1,160 @@
+// The one training loop, for every framework and model. It owns the epochs, the batches (gathered here, so an
+// augmentation hook sees the same pixels in both frameworks), the learning-rate schedule, early stopping with
+// the best weights restored, the progress bar, the history and the run folder. The framework's part is an
+// engine (src/engines): build, step, evaluate, predict, snapshot, save.
+import { availableParallelism } from 'node:os';
+import { CLASS_NAMES, BatchIterator, type Split } from '../data/index.js';
+import { loadEngine, type EngineModel } from '../engines/index.js';
+import { getModel, type ModelSpec } from '../models/index.js';
+import { lrForEpoch, type TrainConfig } from '../runs/config.js';
+import {
+  rssMB,
+  writeHistory,
+  writeModelPy,
+  writeRunInfo,
+  writeTestResults,
+  type EpochRecord,
+  type MetricsJson,
+  type RunInfo,
+} from '../runs/files.js';
+import { ProgressBar } from '../util/progress.js';
+import type { PreparedData } from './prepare.js';
+
+export interface TrainResult {
+  info: RunInfo;
+  history: EpochRecord[];
+  metrics: MetricsJson;
+}
+
+export interface TrainHooks {
+  /** Changes a gathered training batch in place before the step: images are n x 784 floats in [0,1]. */
+  augment?: (images: Float32Array, labels: Uint8Array, n: number, epoch: number) => void;
+}
+
+/** Trains `cfg.model` with `cfg.framework` on `data` and writes the run folder `cfg.out`. */
+export async function train(
+  cfg: TrainConfig,
+  data: PreparedData,
+  log: (s: string) => void = console.log,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  const spec = getModel(cfg.model);
+  const engine = await loadEngine(cfg.framework);
+  return engine.seeded(cfg.seed, async () => {
+    const model = await engine.build(spec, { lr: cfg.lr, threads: cfg.threads });
+    try {
+      return await fit(model, spec, cfg, data, log, hooks);
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
+async function fit(
+  model: EngineModel,
+  spec: ModelSpec,
+  cfg: TrainConfig,
+  data: PreparedData,
+  log: (s: string) => void,
+  hooks: TrainHooks,
+): Promise<TrainResult> {
+  const info: RunInfo = {
+    framework: cfg.framework,
+    model: cfg.model,
+    params: model.params,
+    config: cfg,
+    engine: model.engine,
+    definition: model.definition,
+    modelFile: model.modelFile,
+    data: data.summary,
+    createdAt: new Date().toISOString(),
+    host: { cpus: availableParallelism(), node: process.version },
+  };
+  writeRunInfo(cfg.out, info);
+  if (model.modelFile.endsWith('.pt')) writeModelPy(cfg.out, spec);
+  const engineLine = Object.entries(model.engine)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  log(
+    `${cfg.framework} ${cfg.model}: ${model.params.toLocaleString('en-US')} parameters, ${data.train.count} train / ${data.val?.count ?? 0} val images, ${engineLine}`,
+  );
+
+  const train = data.train;
+  const batches = new BatchIterator(train.count, cfg.batchSize, cfg.seed);
+  const xb = new Float32Array(cfg.batchSize * 784);
+  const yb = new Uint8Array(cfg.batchSize);
+  const history: EpochRecord[] = [];
+  let bestLoss = Infinity;
+  let bestEpoch = 0;
+  let stale = 0;
+
+  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    model.setLearningRate(lrForEpoch(cfg, epoch));
+    const bar = new ProgressBar(batches.numBatches, `epoch ${epoch}/${cfg.epochs}`);
+    let seen = 0;
+    let lossSum = 0;
+    let correct = 0;
+    let done = 0;
+    const t0 = performance.now();
+    for (const idx of batches.epoch()) {
+      const n = gather(train, idx, xb, yb);
+      hooks.augment?.(xb, yb, n, epoch);
+      const r = await model.trainStep(xb, yb, n);
+      lossSum += r.loss * n;
+      correct += r.correct;
+      seen += n;
+      bar.update(++done, { loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(4) }, seen);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    bar.done();
+    const v = data.val ? await model.evaluate(data.val.images, data.val.labels, data.val.count) : null;
+    const rec: EpochRecord = {
+      epoch,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      valLoss: v?.loss ?? null,
+      valAccuracy: v?.accuracy ?? null,
+      seconds,
+      rssMB: rssMB(),
+    };
+    history.push(rec);
+    writeHistory(cfg.out, history);
+    log(formatEpoch(rec, cfg.epochs, seen / seconds));
+
+    if (v && cfg.patience > 0) {
+      if (v.loss < bestLoss) {
+        bestLoss = v.loss;
+        bestEpoch = epoch;
+        stale = 0;
+        model.snapshot();
+      } else if (++stale >= cfg.patience) {
+        log(`early stopping: no better validation loss for ${cfg.patience} epochs; restoring epoch ${bestEpoch}`);
+        break;
+      }
+    } else bestEpoch = epoch;
+  }
+  if (bestEpoch !== history.length) model.restoreSnapshot();
+
+  await model.save(cfg.out);
+  const probs = await model.predictProbs(data.test.images, data.test.count);
+  const metrics = writeTestResults(cfg.out, info, history, bestEpoch, probs, data.test.labels, CLASS_NAMES);
+  log(
+    `test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`,
+  );
+  return { info, history, metrics };
+}
+
+/** Copies the images and labels at `idx` into the batch buffers; returns the batch size. */
+function gather(s: Split, idx: Int32Array, xb: Float32Array, yb: Uint8Array): number {
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i];
+    xb.set(s.images.subarray(j * 784, j * 784 + 784), i * 784);
+    yb[i] = s.labels[j];
+  }
+  return idx.length;
+}
+
+export function formatEpoch(r: EpochRecord, total: number, imagesPerSecond: number): string {
+  const val = r.valLoss === null ? '' : `  val_loss ${r.valLoss.toFixed(4)}  val_acc ${r.valAccuracy!.toFixed(4)}`;
+  return `epoch ${String(r.epoch).padStart(String(total).length)}/${total}  loss ${r.loss.toFixed(4)}  acc ${r.accuracy.toFixed(4)}${val}  ${r.seconds.toFixed(1)}s  ${imagesPerSecond.toFixed(0)} img/s  rss ${r.rssMB.toFixed(0)} MB`;
+}
