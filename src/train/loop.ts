@@ -3,7 +3,7 @@
 // the best weights restored, the progress bar, the history and the run folder. The framework's part is an
 // engine (src/engines): build, step, evaluate, predict, snapshot, save.
 import { availableParallelism } from 'node:os';
-import { CLASS_NAMES, BatchIterator, type Split } from '../data/index.js';
+import { CLASS_NAMES, BatchIterator, gatherBatch } from '../data/index.js';
 import { loadEngine, type EngineModel } from '../engines/index.js';
 import { getModel, type ModelSpec } from '../models/index.js';
 import { lrForEpoch, type TrainConfig } from '../runs/config.js';
@@ -97,7 +97,8 @@ async function fit(
     let done = 0;
     const t0 = performance.now();
     for (const idx of batches.epoch()) {
-      const n = gather(train, idx, xb, yb);
+      gatherBatch(train, idx, xb, yb);
+      const n = idx.length;
       hooks.augment?.(xb, yb, n, epoch);
       const r = await model.trainStep(xb, yb, n);
       lossSum += r.loss * n;
@@ -142,16 +143,6 @@ async function fit(
     `test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`,
   );
   return { info, history, metrics };
-}
-
-/** Copies the images and labels at `idx` into the batch buffers; returns the batch size. */
-function gather(s: Split, idx: Int32Array, xb: Float32Array, yb: Uint8Array): number {
-  for (let i = 0; i < idx.length; i++) {
-    const j = idx[i];
-    xb.set(s.images.subarray(j * 784, j * 784 + 784), i * 784);
-    yb[i] = s.labels[j];
-  }
-  return idx.length;
 }
 
 export function formatEpoch(r: EpochRecord, total: number, imagesPerSecond: number): string {
