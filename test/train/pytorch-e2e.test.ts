@@ -12,7 +12,7 @@ import { train, type TrainResult } from '../../src/train/loop.js';
 import { readTestProbs, type MetricsJson, type RunInfo, type EpochRecord } from '../../src/runs/files.js';
 import { getModel } from '../../src/models/index.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
-import { main } from '../../src/cli/index.js';
+import { cli } from '../helpers/cli.js';
 import { assertClose, pythonTorchMissing, runPython } from '../torch/helpers.js';
 
 const skip = existsSync(SYSTEM_DATA_DIR)
@@ -21,28 +21,6 @@ const skip = existsSync(SYSTEM_DATA_DIR)
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
 /** Runs the CLI in-process; returns what it printed and the exit code it set (restoring process.exitCode). */
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const write = process.stderr.write;
-  const saved = process.exitCode;
-  process.exitCode = undefined;
-  console.log = (...a: unknown[]) => void out.push(a.map(String).join(' '));
-  process.stderr.write = ((chunk: string | Uint8Array) => (
-    err.push(String(chunk)),
-    true
-  )) as typeof process.stderr.write;
-  try {
-    await main(['node', 'fmnist', ...args]);
-    return { stdout: out.join('\n'), stderr: err.join(''), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-    process.exitCode = saved;
-  }
-}
-
 describe('pytorch training end to end (dense, 2 epochs, 3000 train / 1000 test images)', { skip }, () => {
   let dir = '';
   let cfg: TrainConfig;
