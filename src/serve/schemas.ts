@@ -1,6 +1,6 @@
 // The zod schemas every request is checked against, and the glue that makes Fastify use them.
 import { z } from 'zod';
-import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifySchemaCompiler, FastifyTypeProvider } from 'fastify';
 import { HttpError } from './errors.js';
 
 export const PIXELS = 784;
@@ -105,3 +105,9 @@ export const zodValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema,
     return { error: new HttpError(400, 'bad_request', formatZodError(r.error, httpPart ?? 'request')) };
   };
 };
+
+/** Types each route's req.body / req.query / req.params as what its zod schema parses to (no `as` casts). */
+export interface ZodTypeProvider extends FastifyTypeProvider {
+  readonly validator: this['schema'] extends z.ZodType ? z.output<this['schema']> : unknown;
+  readonly serializer: this['schema'] extends z.ZodType ? z.input<this['schema']> : unknown;
+}

@@ -27,8 +27,7 @@ import {
   PredictQuery,
   StaticParams,
   zodValidatorCompiler,
-  type BatchJson,
-  type ImageJson,
+  type ZodTypeProvider,
 } from './schemas.js';
 import { ImageDecoder, readBatch, readSingle, type InputLimits } from './inputs.js';
 import { TestSamples } from './samples.js';
@@ -128,7 +127,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     frameworkErrors: (err, _req, reply) => {
       (reply as FastifyReply).code(400).send({ error: 'bad_request', message: err.message });
     },
-  });
+  }).withTypeProvider<ZodTypeProvider>();
   // Slow headers (slowloris) get the same limit as slow bodies.
   app.server.headersTimeout = timeoutMs;
   app.decorateRequest('serve', null);
@@ -247,8 +246,8 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     '/v1/predict',
     { schema: { body: PredictBody, querystring: PredictQuery }, bodyLimit: maxBodyBytes },
     async (req, reply) => {
-      const input = await readSingle(req, req.body as Buffer | ImageJson | undefined | null, limits, decoder);
-      const [result] = await predictWith(req, [input], (req.query as PredictQuery).top);
+      const input = await readSingle(req, req.body, limits, decoder);
+      const [result] = await predictWith(req, [input], req.query.top);
       if (reply.sent) return reply;
       return { ...result, ms: round3(reply.elapsedTime) };
     },
@@ -258,7 +257,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     '/v1/predict/batch',
     { schema: { body: BatchBody, querystring: PredictQuery }, bodyLimit: maxBatchBodyBytes },
     async (req, reply) => {
-      const body = req.body as Buffer | BatchJson | undefined | null;
+      const body = req.body;
       if (body && !Buffer.isBuffer(body) && body.images.length > maxBatch)
         throw new HttpError(
           422,
@@ -266,7 +265,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
           `images: at most ${maxBatch} images per batch, got ${body.images.length}`,
         );
       const inputs = await readBatch(req, body, { ...limits, maxBodyBytes: maxBatchBodyBytes }, maxBatch, decoder);
-      const results = await predictWith(req, inputs, (req.query as PredictQuery).top);
+      const results = await predictWith(req, inputs, req.query.top);
       if (reply.sent) return reply;
       return { results, count: results.length, ms: round3(reply.elapsedTime) };
     },
@@ -278,7 +277,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   }));
 
   app.get('/v1/models/:id/:file', { schema: { params: ModelFileParams, querystring: NoQuery } }, async (req, reply) => {
-    const { id, file } = req.params as z.infer<typeof ModelFileParams>;
+    const { id, file } = req.params;
     const m = byId.get(id);
     if (!m) throw new HttpError(404, 'not_found', `no model '${id}' (see /v1/models)`);
     const f = m.files.get(file);
@@ -298,7 +297,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     }),
   });
   app.get('/v1/samples/:index', { schema: { params: SampleParams, querystring: NoQuery } }, async (req) => {
-    const { index } = req.params as z.infer<typeof SampleParams>;
+    const { index } = req.params;
     return samples.get(index === 'random' ? undefined : index);
   });
 
@@ -323,11 +322,9 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     return reply.type(f.type).send(f.body);
   };
   app.get('/', (req, reply) => sendStatic('index.html', req, reply));
-  app.get('/:file', { schema: { params: StaticParams } }, (req, reply) =>
-    sendStatic((req.params as z.infer<typeof StaticParams>).file, req, reply),
-  );
+  app.get('/:file', { schema: { params: StaticParams } }, (req, reply) => sendStatic(req.params.file, req, reply));
   app.get('/vendor/:file', { schema: { params: StaticParams } }, (req, reply) =>
-    sendStatic(`vendor/${(req.params as z.infer<typeof StaticParams>).file}`, req, reply),
+    sendStatic(`vendor/${req.params.file}`, req, reply),
   );
 
   return app;
