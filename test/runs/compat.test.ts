@@ -44,7 +44,10 @@ describe('run folders from fmnist 0.1.0', { skip }, () => {
       assert.equal(ev.exitCode, 0, ev.stderr);
       assert.equal(JSON.parse(ev.stdout).params, 109_386);
       const png = new PNG({ width: 28, height: 28, colorType: 0 });
-      for (let i = 0; i < 784; i++) png.data.fill(Math.round(255 * test100[i]), i * 4, i * 4 + 3), (png.data[i * 4 + 3] = 255);
+      for (let i = 0; i < 784; i++) {
+        png.data.fill(Math.round(255 * test100[i]), i * 4, i * 4 + 3);
+        png.data[i * 4 + 3] = 255;
+      }
       const file = join(tmp, `${id}.png`);
       writeFileSync(file, PNG.sync.write(png));
       const pr = await cli(['predict', join(tmp, id), file]);
