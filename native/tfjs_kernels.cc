@@ -165,6 +165,11 @@ IntList padFor(Tensor& x, const Conv2dAttrs& c, double value, const IntList* ker
   return {0, 0};
 }
 
+// libtorch's max pooling propagates NaN; tfjs's (pool_utils, maxPoolPositions) skips it: a window of NaNs alone gives
+// -Infinity. Then the pooling runs again over x with its NaNs as -Infinity; only when the result has a NaN, so the
+// common case costs one pass over the (smaller) output.
+Tensor skipNaN(const Tensor& x) { return x.masked_fill(at::isnan(x), -std::numeric_limits<double>::infinity()); }
+
 // The output array as an NHWC (or NCHW) tensor of tfjs's shape, viewed as NCHW: what libtorch writes into.
 Tensor outNCHW(const KArgs& k, at::IntArrayRef nchw, bool cl) {
   if (!cl) return k.out(nchw);
@@ -293,6 +298,49 @@ IntList reducedSizes(const Tensor& x, const IntList& axes) {
   return out;
 }
 
+// tfjs's ArgMax/ArgMin (tfjs-backend-cpu): per row, a scan from the first value that moves only on a strictly greater
+// (smaller) one. So NaNs are skipped (no comparison with NaN holds), ties go to the first, and a NaN in first place
+// stays the answer (nothing compares greater than it). at::argmax/argmin would return the index of any NaN instead.
+template <bool Max, typename T>
+void argScan(const T* x, int32_t* out, int64_t rows, int64_t n) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      const T* row = x + i * n;
+      T best = row[0];
+      int32_t idx = 0;
+      for (int64_t j = 1; j < n; j++) {
+        if (Max ? row[j] > best : row[j] < best) {
+          best = row[j];
+          idx = static_cast<int32_t>(j);
+        }
+      }
+      out[i] = idx;
+    }
+  });
+}
+
+template <bool Max>
+Tensor argExtreme(const KArgs& k) {
+  Tensor x = k.in(1, 2);
+  TORCH_CHECK(x.dim() >= 1, "expected a tensor of rank >= 1");
+  IntList axes{at::maybe_wrap_dim(k.i(3), x.dim())};
+  Tensor o = k.out(reducedSizes(x, axes));
+  TORCH_CHECK(o.scalar_type() == at::kInt, "the output must be an Int32Array");
+  TORCH_CHECK(x.size(axes[0]) < std::numeric_limits<int32_t>::max(), "the axis is too long for int32 indices");
+  Tensor rows = reduceInner(x, axes).contiguous();  // [outer, n]; a view when the axis is the last
+  int64_t n = rows.size(1);
+  if (n == 0) return o.zero_();  // as tfjs: index 0
+  int32_t* po = o.data_ptr<int32_t>();
+  if (rows.scalar_type() == at::kFloat) {
+    argScan<Max>(rows.data_ptr<float>(), po, rows.size(0), n);
+  } else if (rows.scalar_type() == at::kInt) {
+    argScan<Max>(rows.data_ptr<int32_t>(), po, rows.size(0), n);
+  } else {
+    throw std::invalid_argument("float32 or int32 input only");
+  }
+  return o;
+}
+
 // tfjs's Step: 1 where x > 0, alpha elsewhere, NaN stays NaN. Branch-free and vectorized (random signs would cost a
 // misprediction per element otherwise: 7x slower).
 __attribute__((optimize("O3"))) void stepLoop(const float* __restrict px, float* __restrict po, int64_t n, float al) {
@@ -381,7 +429,9 @@ const std::vector<std::pair<const char*, Kernel>> kKernels = {
        Conv2dAttrs c = convAttrs(k, 4);
        Tensor x = toNCHW(k.in(1, 2), c.cl);
        IntList pad = padFor(x, c, -std::numeric_limits<double>::infinity(), &ks);
-       return fromNCHW(at::max_pool2d(x, ks, c.stride, pad, c.dil, false), c.cl);
+       Tensor y = at::max_pool2d(x, ks, c.stride, pad, c.dil, false);
+       if (at::isnan(y).any().item<bool>()) y = at::max_pool2d(skipNaN(x), ks, c.stride, pad, c.dil, false);
+       return fromNCHW(y, c.cl);
      }},
     {"MaxPoolGrad",  // (out, dy, dyShape, x, xShape, filterSize, strides, pads, dilations, channelsLast)
      [](const KArgs& k) {
@@ -391,8 +441,16 @@ const std::vector<std::pair<const char*, Kernel>> kKernels = {
        IntList sizes = x.sizes().vec();
        IntList pad = padFor(x, c, -std::numeric_limits<double>::infinity(), &ks);
        auto fwd = at::max_pool2d_with_indices(x, ks, c.stride, pad, c.dil, false);
+       if (at::isnan(std::get<0>(fwd)).any().item<bool>()) {  // route dy to the max that tfjs picks, not to a NaN
+         x = skipNaN(x);
+         fwd = at::max_pool2d_with_indices(x, ks, c.stride, pad, c.dil, false);
+       }
        TORCH_CHECK(std::get<0>(fwd).sizes() == dy.sizes(), "MaxPoolGrad: dy has shape ", dy.sizes(),
                    " but the pooled input has ", std::get<0>(fwd).sizes());
+       // A window of -Infinity (and NaN) alone has no max for tfjs (maxPoolPositions keeps -1: its dy goes nowhere);
+       // libtorch's index is the window's first element.
+       Tensor empty = std::get<0>(fwd) == -std::numeric_limits<double>::infinity();
+       if (empty.any().item<bool>()) dy = dy.masked_fill(empty, 0.0);
        const Tensor& idx = std::get<1>(fwd);
        if (x.sizes() == at::IntArrayRef(sizes)) {  // straight into the output
          Tensor o = outNCHW(k, sizes, c.cl);
@@ -493,8 +551,8 @@ const std::vector<std::pair<const char*, Kernel>> kKernels = {
      }},
     {"All", [](const KArgs& k) { return at::all(reduceInner(k.boolean(1, 2), k.ints(3)), 1); }},
     {"Any", [](const KArgs& k) { return at::any(reduceInner(k.boolean(1, 2), k.ints(3)), 1); }},
-    {"ArgMax", [](const KArgs& k) { return at::argmax(k.in(1, 2), k.i(3)); }},  // (out, x, xShape, axis)
-    {"ArgMin", [](const KArgs& k) { return at::argmin(k.in(1, 2), k.i(3)); }},
+    {"ArgMax", [](const KArgs& k) { return argExtreme<true>(k); }},  // (out, x, xShape, axis)
+    {"ArgMin", [](const KArgs& k) { return argExtreme<false>(k); }},
     // others
     {"Softmax",  // (out, logits, shape, dim)
      [](const KArgs& k) {

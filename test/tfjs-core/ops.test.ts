@@ -13,16 +13,7 @@ import { kernelStats, registerTorchBackend, resetKernelStats } from '../../src/t
 import { setNativeThreshold } from '../../src/tfjs-backend/kernel_utils.js';
 
 /** Specs (substrings of their full names) left out on 'torch', with why. Keep it empty unless there is a reason. */
-const IGNORE: { spec: string; reason: string }[] = [
-  { spec: 'argmax torch {} ignores NaNs', reason: 'at::argmax returns the index of a NaN; tfjs skips NaNs' },
-  { spec: 'argmin torch {} ignores NaNs', reason: 'at::argmin returns the index of a NaN; tfjs skips NaNs' },
-  { spec: 'argmin torch {} 3D, ignores NaNs', reason: 'at::argmin returns the index of a NaN; tfjs skips NaNs' },
-  { spec: 'maxPool torch {} [x=[3,3,1] f=[2,2] s=1 ignores NaNs', reason: 'at::max_pool2d propagates NaN' },
-  {
-    spec: 'pool torch {} max x=[2,2,3] f=[1,1] s=2 p=1 fractional outputs',
-    reason: 'windows that lie wholly in the padding give -Infinity; tfjs clamps them onto the input',
-  },
-];
+const IGNORE: { spec: string; reason: string }[] = [];
 
 /** A floor on the number of specs that run, so that specs silently failing to load can't pass as "no failures". */
 const MIN_SPECS = 3400;
