@@ -23,9 +23,8 @@ export const maxPoolConfig: KernelConfig = torchKernel<{ x: TensorInfo }, MaxPoo
     const xv = plan && values(backend, x);
     if (!plan || !xv) return null;
     const size = [info.filterHeight, info.filterWidth];
-    const { strides: s, pads, dilations: d, channelsLast } = plan;
     return nativeOutput(backend, info.outShape, 'float32', (out) =>
-      kernels().MaxPool(out, xv, x.shape, size, s, pads, d, channelsLast),
+      kernels().MaxPool(out, { x: xv, xShape: x.shape, filterSize: size, ...plan }),
     );
   },
 );
