@@ -15,7 +15,10 @@ if (!process.env.FMNIST_BUILD_LOCKED && spawnSync('flock', ['--version']).status
 }
 
 const out = 'build/Release/fmnist_torch.node';
-const sources = ['binding.gyp', 'scripts/find-libtorch.mjs', ...readdirSync('native').map((f) => join('native', f))];
+const nativeFiles = readdirSync('native', { recursive: true })
+  .map((f) => join('native', f))
+  .filter((f) => statSync(f).isFile()); // native/ and its folders (native/tfjs/)
+const sources = ['binding.gyp', 'scripts/find-libtorch.mjs', ...nativeFiles];
 const stale =
   process.argv.includes('--force') ||
   !existsSync(out) ||

@@ -153,14 +153,16 @@ export interface Binding {
   readonly tfjs: TfjsKernels;
 }
 
-// ---- tfjs backend kernels (native/tfjs_kernels.cc) ----
+// ---- tfjs backend kernels (native/tfjs/) ----
 // Argument `out` receives the result: a typed array of the result's dtype and size (float32: Float32Array, int32:
-// Int32Array, bool: Uint8Array) that the caller allocates; a size that doesn't match the result is an error. The inputs
-// are the typed arrays tfjs's cpu backend stores, each followed by its shape where the kernel needs one.
-// Conv/pool attributes: strides [h, w], pads [top, bottom, left, right], dilations [h, w], channelsLast (NHWC).
+// Int32Array, bool: Uint8Array) that the caller allocates; a size that doesn't match the result is an error. Inputs are
+// the typed arrays tfjs's cpu backend stores. Elementwise kernels of one input take (out, x) or (out, x, attrs); every
+// other kernel takes (out, attrs): its inputs, each with its shape as `<input>Shape` where the kernel needs one, and its
+// attributes, all by name. The native side reads them by name; a missing or mistyped field is a TypeError naming the
+// kernel and the field (`Conv2D: attrs.strides must be an array of 2 integers`).
 export type TfjsValues = Float32Array | Int32Array | Uint8Array;
 type V = TfjsValues;
-type Shape = number[] | null;
+type Shape = number[];
 export type TfjsUnaryKernelName =
   | 'Abs'
   | 'Ceil'
@@ -201,106 +203,102 @@ export type TfjsBinaryKernelName =
   | 'LogicalAnd'
   | 'LogicalOr';
 export type TfjsReduceKernelName = 'Sum' | 'Mean' | 'Max' | 'Min' | 'Prod' | 'All' | 'Any';
+
+/** Binary kernels broadcast (numpy rules); inputs of equal shapes may leave their shapes out (read flat). */
+export interface TfjsBinaryAttrs {
+  a: V;
+  aShape?: Shape | null;
+  b: V;
+  bShape?: Shape | null;
+}
+/** Reductions over `axes`, without keepDims (the caller reshapes). */
+export interface TfjsReduceAttrs {
+  x: V;
+  xShape: Shape;
+  axes: number[];
+}
+/** 2-D conv/pool geometry: strides [h, w], pads [top, bottom, left, right], dilations [h, w], NHWC when channelsLast. */
+export interface TfjsConv2DGeometry {
+  strides: number[];
+  pads: number[];
+  dilations: number[];
+  channelsLast: boolean;
+}
+/** Input x and filter (HWIO). */
+export interface TfjsConv2DAttrs extends TfjsConv2DGeometry {
+  x: V;
+  xShape: Shape;
+  filter: V;
+  filterShape: Shape;
+}
+/** Activations: 'linear' (default), 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu' (with leakyreluAlpha, 0.2). */
+export interface TfjsFusedAttrs {
+  bias?: V | null;
+  biasShape?: Shape | null;
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+export interface TfjsConv2DBackpropFilterAttrs extends TfjsConv2DGeometry {
+  x: V;
+  xShape: Shape;
+  dy: V;
+  dyShape: Shape;
+  /** HWIO */
+  filterShape: Shape;
+}
+export interface TfjsConv2DBackpropInputAttrs extends TfjsConv2DGeometry {
+  dy: V;
+  dyShape: Shape;
+  filter: V;
+  filterShape: Shape;
+  inputShape: Shape;
+}
+export interface TfjsMaxPoolAttrs extends TfjsConv2DGeometry {
+  x: V;
+  xShape: Shape;
+  /** [h, w] */
+  filterSize: number[];
+}
+export interface TfjsMaxPoolGradAttrs extends TfjsMaxPoolAttrs {
+  dy: V;
+  dyShape: Shape;
+}
+export interface TfjsMatMulAttrs {
+  a: V;
+  aShape: Shape;
+  b: V;
+  bShape: Shape;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
 export interface TfjsKernels
   extends
     Record<TfjsUnaryKernelName, (out: V, x: V) => void>,
-    Record<TfjsBinaryKernelName, (out: V, a: V, aShape: Shape, b: V, bShape: Shape) => void>,
-    Record<TfjsReduceKernelName, (out: V, x: V, xShape: number[], axes: number[]) => void> {
-  Conv2D(
-    out: V,
-    x: V,
-    xShape: number[],
-    filter: V,
-    filterShape: number[],
-    strides: number[],
-    pads: number[],
-    dilations: number[],
-    channelsLast: boolean,
-  ): void;
-  FusedConv2D(
-    out: V,
-    x: V,
-    xShape: number[],
-    filter: V,
-    filterShape: number[],
-    strides: number[],
-    pads: number[],
-    dilations: number[],
-    channelsLast: boolean,
-    bias: V | null,
-    biasShape: number[] | null,
-    activation: string,
-    leakyreluAlpha: number,
-  ): void;
-  Conv2DBackpropFilter(
-    out: V,
-    x: V,
-    xShape: number[],
-    dy: V,
-    dyShape: number[],
-    filterShape: number[],
-    strides: number[],
-    pads: number[],
-    dilations: number[],
-    channelsLast: boolean,
-  ): void;
-  Conv2DBackpropInput(
-    out: V,
-    dy: V,
-    dyShape: number[],
-    filter: V,
-    filterShape: number[],
-    inShape: number[],
-    strides: number[],
-    pads: number[],
-    dilations: number[],
-    channelsLast: boolean,
-  ): void;
-  MaxPool(
-    out: V,
-    x: V,
-    xShape: number[],
-    filterSize: number[],
-    strides: number[],
-    pads: number[],
-    dilations: number[],
-    channelsLast: boolean,
-  ): void;
-  MaxPoolGrad(
-    out: V,
-    dy: V,
-    dyShape: number[],
-    x: V,
-    xShape: number[],
-    filterSize: number[],
-    strides: number[],
-    pads: number[],
-    dilations: number[],
-    channelsLast: boolean,
-  ): void;
-  BatchMatMul(out: V, a: V, aShape: number[], b: V, bShape: number[], transposeA: boolean, transposeB: boolean): void;
-  _FusedMatMul(
-    out: V,
-    a: V,
-    aShape: number[],
-    b: V,
-    bShape: number[],
-    transposeA: boolean,
-    transposeB: boolean,
-    bias: V | null,
-    biasShape: number[] | null,
-    activation: string,
-    leakyreluAlpha: number,
-  ): void;
-  Step(out: V, x: V, alpha: number): void;
-  LeakyRelu(out: V, x: V, alpha: number): void;
-  ClipByValue(out: V, x: V, min: number, max: number): void;
+    Record<TfjsBinaryKernelName, (out: V, attrs: TfjsBinaryAttrs) => void>,
+    Record<TfjsReduceKernelName, (out: V, attrs: TfjsReduceAttrs) => void> {
+  Conv2D(out: V, attrs: TfjsConv2DAttrs): void;
+  FusedConv2D(out: V, attrs: TfjsConv2DAttrs & TfjsFusedAttrs): void;
+  Conv2DBackpropFilter(out: V, attrs: TfjsConv2DBackpropFilterAttrs): void;
+  Conv2DBackpropInput(out: V, attrs: TfjsConv2DBackpropInputAttrs): void;
+  MaxPool(out: V, attrs: TfjsMaxPoolAttrs): void;
+  MaxPoolGrad(out: V, attrs: TfjsMaxPoolGradAttrs): void;
+  BatchMatMul(out: V, attrs: TfjsMatMulAttrs): void;
+  _FusedMatMul(out: V, attrs: TfjsMatMulAttrs & TfjsFusedAttrs): void;
+  Step(out: V, x: V, attrs: { alpha: number }): void;
+  LeakyRelu(out: V, x: V, attrs: { alpha: number }): void;
+  ClipByValue(out: V, x: V, attrs: { min: number; max: number }): void;
   Cast(out: V, x: V): void; // to the output array's dtype
-  Select(out: V, cond: V, condShape: Shape, t: V, tShape: Shape, e: V, eShape: Shape): void;
-  ArgMax(out: V, x: V, xShape: number[], axis: number): void;
-  ArgMin(out: V, x: V, xShape: number[], axis: number): void;
-  Softmax(out: V, logits: V, shape: number[], dim: number): void;
-  Transpose(out: V, x: V, shape: number[], perm: number[]): void;
-  Tile(out: V, x: V, shape: number[], reps: number[]): void;
-  GatherV2(out: V, x: V, xShape: number[], indices: Int32Array, axis: number): void;
+  /** Broadcasting; inputs of equal shapes may leave their shapes out. */
+  Select(
+    out: V,
+    attrs: { condition: V; conditionShape?: Shape | null; t: V; tShape?: Shape | null; e: V; eShape?: Shape | null },
+  ): void;
+  /** Index of tfjs's first extreme value along `axis` (NaNs skipped), as int32. */
+  ArgMax(out: V, attrs: { x: V; xShape: Shape; axis: number }): void;
+  ArgMin(out: V, attrs: { x: V; xShape: Shape; axis: number }): void;
+  Softmax(out: V, attrs: { logits: V; logitsShape: Shape; dim: number }): void;
+  Transpose(out: V, attrs: { x: V; xShape: Shape; perm: number[] }): void;
+  Tile(out: V, attrs: { x: V; xShape: Shape; reps: number[] }): void;
+  GatherV2(out: V, attrs: { x: V; xShape: Shape; indices: Int32Array; axis: number }): void;
 }

@@ -6,6 +6,7 @@ import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type {
   TfjsBinaryKernelName,
+  TfjsConv2DGeometry,
   TfjsKernels,
   TfjsReduceKernelName,
   TfjsUnaryKernelName,
@@ -192,7 +193,7 @@ export function binaryKernel(kernelName: TfjsBinaryKernelName, dtypes: DataType[
     if (!av || !bv) return null;
     const same = util.arraysEqual(a.shape, b.shape);
     return nativeOutput(backend, shape, outDtype ?? a.dtype, (out) =>
-      kernels()[kernelName](out, av, same ? null : a.shape, bv, same ? null : b.shape),
+      kernels()[kernelName](out, same ? { a: av, b: bv } : { a: av, aShape: a.shape, b: bv, bShape: b.shape }),
     );
   });
 }
@@ -216,7 +217,9 @@ export function reduceKernel(
       if (!xv) return null;
       const [outShape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
       const shape = attrs.keepDims ? backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
-      return nativeOutput(backend, shape, outDtype(x.dtype), (out) => kernels()[kernelName](out, xv, x.shape, axes));
+      return nativeOutput(backend, shape, outDtype(x.dtype), (out) =>
+        kernels()[kernelName](out, { x: xv, xShape: x.shape, axes }),
+      );
     },
   );
 }
@@ -226,12 +229,8 @@ function torchOutSize(inSize: number, filter: number, stride: number, dilation: 
   return Math.floor((inSize + before + after - dilation * (filter - 1) - 1) / stride) + 1;
 }
 
-export interface ConvPlan {
-  strides: number[];
-  pads: number[];
-  dilations: number[];
-  channelsLast: boolean;
-}
+/** The native conv/pool geometry (what every conv/pool kernel's attrs hold). */
+export type ConvPlan = TfjsConv2DGeometry;
 
 /**
  * The native conv/pool arguments for tfjs's conv info, or null when libtorch would not produce tfjs's output size

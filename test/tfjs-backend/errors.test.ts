@@ -61,36 +61,46 @@ describe('native errors are JS errors', () => {
       /argument 0 must be a Float32Array/,
     );
     assert.throws(
-      () => k.Add(new Float32Array(12), x, [5, 3], x, null),
-      /argument 1 has 12 elements but its shape holds 15/,
-    );
-    assert.throws(() => k.Add(new Float32Array(12), x, [3, 4], rand(5), [5]), /Add: .*(size|match)/i);
-    assert.throws(
-      () => k.Conv2D(new Float32Array(4), x, [1, 2, 2, 3], rand(3), [1, 1, 3, 1], [1], [0, 0, 0, 0], [1, 1], true),
-      /Conv2D: argument 5 must be \[strideHeight, strideWidth\]/,
+      () => k.Add(new Float32Array(12), { a: x, aShape: [5, 3], b: x }),
+      /Add: attrs.a has 12 elements but attrs.aShape holds 15/,
     );
     assert.throws(
-      () => k.Conv2D(new Float32Array(4), x, [1, 2, 2, 3], rand(3), [1, 1, 3, 1], [0, 0], [0, 0, 0, 0], [1, 1], true),
-      /Conv2D: /,
+      () => k.Add(new Float32Array(12), { a: x, aShape: [3, 4], b: rand(5), bShape: [5] }),
+      /Add: .*(size|match)/i,
+    );
+    const geometry = { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], channelsLast: true };
+    const conv = { x, xShape: [1, 2, 2, 3], filter: rand(3), filterShape: [1, 1, 3, 1], ...geometry };
+    assert.throws(() => k.Conv2D(new Float32Array(4), { ...conv, strides: [1] }), {
+      name: 'TypeError',
+      message: /Conv2D: attrs.strides must be an array of 2 integers \(got an array\)/,
+    });
+    assert.throws(
+      () => k.Conv2D(new Float32Array(4), { ...conv, strides: [0, 0] }),
+      /Conv2D: attrs.strides must be \[strideHeight, strideWidth\], both positive/,
     );
     assert.throws(
-      () => k._FusedMatMul(new Float32Array(9), rand(6), [3, 2], rand(6), [2, 3], false, false, null, null, 'swish', 0),
+      () =>
+        k._FusedMatMul(new Float32Array(9), {
+          a: rand(6),
+          aShape: [3, 2],
+          b: rand(6),
+          bShape: [2, 3],
+          transposeA: false,
+          transposeB: false,
+          activation: 'swish',
+        }),
       /unsupported fused activation 'swish'/,
     );
     assert.throws(
       () =>
-        k.MaxPoolGrad(
-          new Float32Array(12),
-          rand(3),
-          [1, 1, 1, 3],
+        k.MaxPoolGrad(new Float32Array(12), {
+          dy: rand(3),
+          dyShape: [1, 1, 1, 3],
           x,
-          [1, 2, 2, 3],
-          [1, 1],
-          [1, 1],
-          [0, 0, 0, 0],
-          [1, 1],
-          true,
-        ),
+          xShape: [1, 2, 2, 3],
+          filterSize: [1, 1],
+          ...geometry,
+        }),
       /MaxPoolGrad: dy has shape \[1, 3, 1, 1\] but the pooled input has \[1, 3, 2, 2\]/,
     );
     for (const bad of [
@@ -98,18 +108,61 @@ describe('native errors are JS errors', () => {
       [-1, 1],
     ]) {
       assert.throws(
-        () => k.Conv2D(new Float32Array(12), x, [1, 2, 2, 3], rand(3), [1, 1, 3, 1], bad, [0, 0, 0, 0], [1, 1], true),
-        /Conv2D: argument 5 must be positive strides/,
+        () => k.Conv2D(new Float32Array(12), { ...conv, strides: bad }),
+        /Conv2D: attrs.strides must be \[strideHeight, strideWidth\], both positive/,
       );
     }
     assert.throws(
-      () => k.MaxPool(new Float32Array(12), x, [1, 2, 2, 3], [0, 1], [1, 1], [0, 0, 0, 0], [1, 1], true),
-      /MaxPool: argument 3 must be \[filterHeight, filterWidth\], both positive/,
+      () => k.MaxPool(new Float32Array(12), { x, xShape: [1, 2, 2, 3], filterSize: [0, 1], ...geometry }),
+      /MaxPool: attrs.filterSize must be \[filterHeight, filterWidth\], both positive/,
     );
     assert.throws(
-      () => k.BatchMatMul(new Float32Array(0), new Float32Array(0), [0, 3], rand(12), [4, 3], false, false),
+      () =>
+        k.BatchMatMul(new Float32Array(0), {
+          a: new Float32Array(0),
+          aShape: [0, 3],
+          b: rand(12),
+          bShape: [4, 3],
+          transposeA: false,
+          transposeB: false,
+        }),
       /inner/,
     );
+    // attrs: not an object, missing fields, mistyped fields, each named
+    type Attrs = Parameters<typeof k.Conv2D>[1];
+    assert.throws(() => k.Conv2D(new Float32Array(4), x as unknown as Attrs), {
+      name: 'TypeError',
+      message: /Conv2D: argument 1 must be an object of named inputs and attributes \(got a typed array\)/,
+    });
+    const { pads: _pads, ...noPads } = conv;
+    assert.throws(() => k.Conv2D(new Float32Array(4), noPads as Attrs), {
+      name: 'TypeError',
+      message: /Conv2D: attrs.pads must be an array of 4 integers \(got undefined\)/,
+    });
+    assert.throws(() => k.Conv2D(new Float32Array(4), { ...conv, channelsLast: 1 } as unknown as Attrs), {
+      name: 'TypeError',
+      message: /Conv2D: attrs.channelsLast must be a boolean \(got the number 1\)/,
+    });
+    assert.throws(() => k.Conv2D(new Float32Array(4), { ...conv, filter: [1, 2, 3] } as unknown as Attrs), {
+      name: 'TypeError',
+      message: /Conv2D: attrs.filter must be a Float32Array, Int32Array or Uint8Array \(got an array\)/,
+    });
+    assert.throws(() => k.Conv2D(new Float32Array(4), { ...conv, xShape: [1, 2.5, 2, 3] }), {
+      name: 'TypeError',
+      message: /Conv2D: attrs.xShape must be an array of integers/,
+    });
+    assert.throws(() => k.Sum(new Float32Array(1), { x, xShape: [12] } as unknown as Parameters<typeof k.Sum>[1]), {
+      name: 'TypeError',
+      message: /Sum: attrs.axes must be an array of integers \(got undefined\)/,
+    });
+    assert.throws(() => k.ArgMax(new Int32Array(1), { x, xShape: [12], axis: 0.5 }), {
+      name: 'TypeError',
+      message: /ArgMax: attrs.axis must be an integer \(got the number 0.5\)/,
+    });
+    assert.throws(() => k.LeakyRelu(new Float32Array(12), x, {} as { alpha: number }), {
+      name: 'TypeError',
+      message: /LeakyRelu: attrs.alpha must be a number \(got undefined\)/,
+    });
     // still alive and correct afterwards
     const out = new Float32Array(12);
     k.Relu(out, x);

@@ -12,6 +12,8 @@ export const argMaxConfig: KernelConfig = torchKernel<{ x: TensorInfo }, ArgMaxA
     const xv = values(backend, x);
     if (!xv) return null;
     const [shape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
-    return nativeOutput(backend, shape, 'int32', (out) => kernels().ArgMax(out, xv, x.shape, axes[0]));
+    return nativeOutput(backend, shape, 'int32', (out) =>
+      kernels().ArgMax(out, { x: xv, xShape: x.shape, axis: axes[0] }),
+    );
   },
 );

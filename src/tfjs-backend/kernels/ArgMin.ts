@@ -12,6 +12,8 @@ export const argMinConfig: KernelConfig = torchKernel<{ x: TensorInfo }, ArgMinA
     const xv = values(backend, x);
     if (!xv) return null;
     const [shape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
-    return nativeOutput(backend, shape, 'int32', (out) => kernels().ArgMin(out, xv, x.shape, axes[0]));
+    return nativeOutput(backend, shape, 'int32', (out) =>
+      kernels().ArgMin(out, { x: xv, xShape: x.shape, axis: axes[0] }),
+    );
   },
 );

@@ -12,7 +12,7 @@ export const batchMatMulConfig: KernelConfig = torchKernel<{ a: TensorInfo; b: T
     const v = shape && allValues(backend, [a, b]);
     if (!shape || !v) return null;
     return nativeOutput(backend, shape, 'float32', (out) =>
-      kernels().BatchMatMul(out, v[0], a.shape, v[1], b.shape, transposeA, transposeB),
+      kernels().BatchMatMul(out, { a: v[0], aShape: a.shape, b: v[1], bShape: b.shape, transposeA, transposeB }),
     );
   },
 );

@@ -3,5 +3,5 @@ import type { ClipByValueAttrs, KernelConfig } from '@tensorflow/tfjs-core';
 import { kernels, unaryKernel } from '../kernel_utils.js';
 
 export const clipByValueConfig: KernelConfig = unaryKernel<ClipByValueAttrs>(ClipByValue, (out, x, a) =>
-  kernels().ClipByValue(out, x, a.clipValueMin, a.clipValueMax),
+  kernels().ClipByValue(out, x, { min: a.clipValueMin, max: a.clipValueMax }),
 );

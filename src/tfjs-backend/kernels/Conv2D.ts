@@ -21,9 +21,8 @@ export const conv2DConfig: KernelConfig = torchKernel<{ x: TensorInfo; filter: T
     const plan = convPlan(info);
     const v = plan && allValues(backend, [x, filter]);
     if (!plan || !v) return null;
-    const { strides: s, pads, dilations: d, channelsLast } = plan;
     return nativeOutput(backend, info.outShape, 'float32', (out) =>
-      kernels().Conv2D(out, v[0], x.shape, v[1], filter.shape, s, pads, d, channelsLast),
+      kernels().Conv2D(out, { x: v[0], xShape: x.shape, filter: v[1], filterShape: filter.shape, ...plan }),
     );
   },
 );

@@ -22,8 +22,14 @@ export const conv2DBackpropFilterConfig: KernelConfig = torchKernel<
   const plan = convPlan(info);
   const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [x, dy]);
   if (!plan || !v) return null;
-  const { strides: s, pads, dilations: d, channelsLast } = plan;
   return nativeOutput(backend, filterShape, 'float32', (out) =>
-    kernels().Conv2DBackpropFilter(out, v[0], x.shape, v[1], dy.shape, filterShape, s, pads, d, channelsLast),
+    kernels().Conv2DBackpropFilter(out, {
+      x: v[0],
+      xShape: x.shape,
+      dy: v[1],
+      dyShape: dy.shape,
+      filterShape,
+      ...plan,
+    }),
   );
 });

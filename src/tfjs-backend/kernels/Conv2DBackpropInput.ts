@@ -22,8 +22,14 @@ export const conv2DBackpropInputConfig: KernelConfig = torchKernel<
   const plan = convPlan(info);
   const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [dy, filter]);
   if (!plan || !v) return null;
-  const { strides: s, pads, dilations: d, channelsLast } = plan;
   return nativeOutput(backend, inputShape, 'float32', (out) =>
-    kernels().Conv2DBackpropInput(out, v[0], dy.shape, v[1], filter.shape, inputShape, s, pads, d, channelsLast),
+    kernels().Conv2DBackpropInput(out, {
+      dy: v[0],
+      dyShape: dy.shape,
+      filter: v[1],
+      filterShape: filter.shape,
+      inputShape,
+      ...plan,
+    }),
   );
 });

@@ -27,22 +27,17 @@ export const fusedConv2DConfig: KernelConfig = torchKernel<
   const channelBiasNCHW = bias && dataFormat === 'NCHW' && bias.shape.length === 1 && bias.shape[0] !== 1;
   const biasShape = bias && (channelBiasNCHW ? [bias.shape[0], 1, 1] : bias.shape);
   const shape = biasShape ? backend_util.assertAndGetBroadcastShape(info.outShape, biasShape) : info.outShape;
-  const { strides: s, pads, dilations: d, channelsLast } = plan;
   return nativeOutput(backend, shape, 'float32', (out) =>
-    kernels().FusedConv2D(
-      out,
-      v[0],
-      x.shape,
-      v[1],
-      filter.shape,
-      s,
-      pads,
-      d,
-      channelsLast,
-      bias ? v[2] : null,
-      biasShape ?? null,
+    kernels().FusedConv2D(out, {
+      x: v[0],
+      xShape: x.shape,
+      filter: v[1],
+      filterShape: filter.shape,
+      ...plan,
+      bias: bias ? v[2] : null,
+      biasShape,
       activation,
-      leakyreluAlpha ?? 0.2,
-    ),
+      leakyreluAlpha: leakyreluAlpha ?? 0.2,
+    }),
   );
 });

@@ -20,6 +20,8 @@ export const gatherV2Config: KernelConfig = torchKernel<{ x: TensorInfo; indices
     if (!xv || !iv) return null;
     const dim = x.shape[parsedAxis];
     for (let i = 0; i < iv.length; i++) if (!(iv[i] >= 0 && iv[i] < dim)) return null;
-    return nativeOutput(backend, shape, x.dtype, (out) => kernels().GatherV2(out, xv, x.shape, iv, parsedAxis));
+    return nativeOutput(backend, shape, x.dtype, (out) =>
+      kernels().GatherV2(out, { x: xv, xShape: x.shape, indices: iv, axis: parsedAxis }),
+    );
   },
 );

@@ -3,5 +3,5 @@ import type { KernelConfig, LeakyReluAttrs } from '@tensorflow/tfjs-core';
 import { kernels, unaryKernel } from '../kernel_utils.js';
 
 export const leakyReluConfig: KernelConfig = unaryKernel<LeakyReluAttrs>(LeakyRelu, (out, x, { alpha }) =>
-  kernels().LeakyRelu(out, x, alpha),
+  kernels().LeakyRelu(out, x, { alpha }),
 );

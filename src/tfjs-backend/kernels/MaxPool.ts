@@ -1,4 +1,4 @@
-import { backend_util, MaxPool } from '@tensorflow/tfjs-core';
+import { backend_util, MaxPool, util } from '@tensorflow/tfjs-core';
 import type { TensorInfo, KernelConfig, MaxPoolAttrs } from '@tensorflow/tfjs-core';
 import { convPlan, kernels, nativeOutput, torchKernel, values } from '../kernel_utils.js';
 
@@ -15,13 +15,16 @@ export const maxPoolConfig: KernelConfig = torchKernel<{ x: TensorInfo }, MaxPoo
       pad,
       dimRoundingMode,
     );
+    // tfjs's cpu kernel takes a 1x1 pool whose output has the input's shape for the identity, whatever its strides and
+    // pads (tf.pool's specs rely on it: windows wholly in the padding give the input's values there, not -Infinity).
+    // A rare call, and the cpu kernel's identity shares the data instead of copying it.
+    if (info.filterHeight === 1 && info.filterWidth === 1 && util.arraysEqual(info.inShape, info.outShape)) return null;
     const plan = convPlan(info);
     const xv = plan && values(backend, x);
     if (!plan || !xv) return null;
     const size = [info.filterHeight, info.filterWidth];
-    const { strides: s, pads, dilations: d, channelsLast } = plan;
     return nativeOutput(backend, info.outShape, 'float32', (out) =>
-      kernels().MaxPool(out, xv, x.shape, size, s, pads, d, channelsLast),
+      kernels().MaxPool(out, { x: xv, xShape: x.shape, filterSize: size, ...plan }),
     );
   },
 );

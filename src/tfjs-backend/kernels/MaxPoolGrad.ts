@@ -23,9 +23,15 @@ export const maxPoolGradConfig: KernelConfig = torchKernel<{ dy: TensorInfo; inp
     const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [dy, input]);
     if (!plan || !v) return null;
     const size = [info.filterHeight, info.filterWidth];
-    const { strides: s, pads, dilations: d, channelsLast } = plan;
     return nativeOutput(backend, input.shape, 'float32', (out) =>
-      kernels().MaxPoolGrad(out, v[0], dy.shape, v[1], input.shape, size, s, pads, d, channelsLast),
+      kernels().MaxPoolGrad(out, {
+        dy: v[0],
+        dyShape: dy.shape,
+        x: v[1],
+        xShape: input.shape,
+        filterSize: size,
+        ...plan,
+      }),
     );
   },
 );

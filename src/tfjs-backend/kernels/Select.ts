@@ -14,7 +14,8 @@ export const selectConfig: KernelConfig = torchKernel<{ condition: TensorInfo; t
     }
     const v = allValues(backend, [condition, t, e]);
     return (
-      v && nativeOutput(backend, t.shape, t.dtype, (out) => kernels().Select(out, v[0], null, v[1], null, v[2], null))
+      v &&
+      nativeOutput(backend, t.shape, t.dtype, (out) => kernels().Select(out, { condition: v[0], t: v[1], e: v[2] }))
     );
   },
 );

@@ -8,6 +8,11 @@ export const softmaxConfig: KernelConfig = torchKernel<{ logits: TensorInfo }, S
     if (logits.dtype !== 'float32' || isSmall(logits.shape) || logits.shape.length === 0) return null;
     const [axis] = util.parseAxisParam([dim], logits.shape);
     const v = values(backend, logits);
-    return v && nativeOutput(backend, logits.shape, 'float32', (out) => kernels().Softmax(out, v, logits.shape, axis));
+    return (
+      v &&
+      nativeOutput(backend, logits.shape, 'float32', (out) =>
+        kernels().Softmax(out, { logits: v, logitsShape: logits.shape, dim: axis }),
+      )
+    );
   },
 );

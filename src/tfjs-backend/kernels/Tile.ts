@@ -9,6 +9,6 @@ export const tileConfig: KernelConfig = torchKernel<{ x: TensorInfo }, TileAttrs
     const shape = x.shape.map((s, i) => s * reps[i]);
     if (isSmall(shape)) return null;
     const xv = values(backend, x);
-    return xv && nativeOutput(backend, shape, x.dtype, (out) => kernels().Tile(out, xv, x.shape, reps));
+    return xv && nativeOutput(backend, shape, x.dtype, (out) => kernels().Tile(out, { x: xv, xShape: x.shape, reps }));
   },
 );

@@ -10,6 +10,8 @@ export const transposeConfig: KernelConfig = torchKernel<{ x: TensorInfo }, Tran
     }
     const xv = values(backend, x);
     const shape = perm.map((p) => x.shape[p]);
-    return xv && nativeOutput(backend, shape, x.dtype, (out) => kernels().Transpose(out, xv, x.shape, perm));
+    return (
+      xv && nativeOutput(backend, shape, x.dtype, (out) => kernels().Transpose(out, { x: xv, xShape: x.shape, perm }))
+    );
   },
 );

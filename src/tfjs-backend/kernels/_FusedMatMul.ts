@@ -16,18 +16,17 @@ export const _fusedMatMulConfig: KernelConfig = torchKernel<
   if (!mm || !v) return null;
   const shape = bias ? backend_util.assertAndGetBroadcastShape(mm, bias.shape) : mm;
   return nativeOutput(backend, shape, 'float32', (out) =>
-    kernels()._FusedMatMul(
-      out,
-      v[0],
-      a.shape,
-      v[1],
-      b.shape,
+    kernels()._FusedMatMul(out, {
+      a: v[0],
+      aShape: a.shape,
+      b: v[1],
+      bShape: b.shape,
       transposeA,
       transposeB,
-      bias ? v[2] : null,
-      bias ? bias.shape : null,
+      bias: bias ? v[2] : null,
+      biasShape: bias ? bias.shape : null,
       activation,
-      leakyreluAlpha ?? 0.2,
-    ),
+      leakyreluAlpha: leakyreluAlpha ?? 0.2,
+    }),
   );
 });
