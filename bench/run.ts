@@ -45,7 +45,7 @@ function fmnistEpoch(framework: string, model: string): number {
   const out = mkdtempSync(join(tmpdir(), 'fmnist-bench-'));
   try {
     const code = `
-      const { makeConfig } = await import('./src/train/config.ts');
+      const { makeConfig } = await import('./src/runs/config.ts');
       const { runTraining } = await import('./src/cli/commands/train.ts');
       const r = await runTraining(makeConfig({ framework: '${framework}', model: '${model}', epochs: 1, valSplit: 0, threads: ${threads}, limit: ${limit}, testLimit: 1000, out: ${JSON.stringify(out)} }), () => {});
       console.log(JSON.stringify({ seconds: r.history[0].seconds }));`;
