@@ -26,6 +26,11 @@ interface Field {
 const int = (min: number) => ({ schema: z.number().int().min(min), must: `an integer >= ${min}` });
 const oneOf = (xs: readonly string[]) => ({ schema: z.enum(xs as [string, ...string[]]), must: `one of ${xs.join(', ')}` });
 const str = { schema: z.string(), must: 'a string' };
+/** A number in [lo, hi], or (lo, hi] when `loOpen`. */
+const num = (lo: number, hi: number, loOpen = false) => ({
+  schema: (loOpen ? z.number().gt(lo) : z.number().min(lo)).max(hi),
+  must: `a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`,
+});
 
 export const LR_SCHEDULES = ['cosine', 'constant'] as const;
 
@@ -36,12 +41,7 @@ export const CONFIG_FIELDS = {
   epochs: { ...int(1), help: 'most epochs to run; early stopping may end sooner',
     defaultText: "the model's", arg: '<n>' },
   batchSize: { ...int(1), help: 'mini-batch size', arg: '<n>' },
-  lr: {
-    schema: z.number().gt(0).max(10),
-    must: 'a number in (0, 10]',
-    help: 'Adam learning rate',
-    arg: '<x>',
-  },
+  lr: { ...num(0, 10, true), help: 'Adam learning rate', arg: '<x>' },
   lrSchedule: {
     ...oneOf(LR_SCHEDULES),
     help: "learning-rate schedule over the epochs: 'cosine' decays to 0, 'constant' keeps it",
@@ -49,8 +49,7 @@ export const CONFIG_FIELDS = {
   },
   seed: { ...int(0), help: 'random seed for split, shuffling, init and dropout', arg: '<n>' },
   valSplit: {
-    schema: z.number().min(0).max(0.9),
-    must: 'a number in [0, 0.9]',
+    ...num(0, 0.9),
     help: 'fraction held out for validation (stratified); 0 = train on all 60,000',
     arg: '<f>',
   },

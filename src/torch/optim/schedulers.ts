@@ -3,33 +3,42 @@
 import { cosineLr, oneCycleLr, stepLr } from '../../util/schedules.js';
 import type { Optimizer } from './optimizer.js';
 
-export class StepLR {
-  private epoch = 0;
-  private readonly base: number;
-  constructor(
-    readonly optimizer: Optimizer,
-    readonly stepSize: number,
-    readonly gamma = 0.1,
-  ) {
+/** A schedule stepped once per epoch: the optimizer's lr becomes lrAt(base, t) after the t-th step(). */
+abstract class EpochScheduler {
+  private t = 0;
+  protected readonly base: number;
+  constructor(readonly optimizer: Optimizer) {
     this.base = optimizer.lr;
   }
+  protected abstract lrAt(t: number): number;
   step(): void {
-    this.optimizer.lr = stepLr(this.base, ++this.epoch, this.stepSize, this.gamma);
+    this.optimizer.lr = this.lrAt(++this.t);
   }
 }
 
-export class CosineAnnealingLR {
-  private t = 0;
-  private readonly base: number;
+export class StepLR extends EpochScheduler {
   constructor(
-    readonly optimizer: Optimizer,
+    optimizer: Optimizer,
+    readonly stepSize: number,
+    readonly gamma = 0.1,
+  ) {
+    super(optimizer);
+  }
+  protected lrAt(t: number): number {
+    return stepLr(this.base, t, this.stepSize, this.gamma);
+  }
+}
+
+export class CosineAnnealingLR extends EpochScheduler {
+  constructor(
+    optimizer: Optimizer,
     readonly tMax: number,
     readonly etaMin = 0,
   ) {
-    this.base = optimizer.lr;
+    super(optimizer);
   }
-  step(): void {
-    this.optimizer.lr = cosineLr(this.base, ++this.t, this.tMax, this.etaMin);
+  protected lrAt(t: number): number {
+    return cosineLr(this.base, t, this.tMax, this.etaMin);
   }
 }
 
