@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include "common.h"
+#include "linear.h"
 
 namespace fm {
 namespace {
@@ -19,21 +20,6 @@ at::Scalar scalarFor(const Tensor& t, double v) {
   if (at::isIntegralType(t.scalar_type(), /*includeBool=*/false) && v == static_cast<double>(static_cast<int64_t>(v)))
     return at::Scalar(static_cast<int64_t>(v));
   return at::Scalar(v);
-}
-
-// libtorch's BLAS on Debian is the reference libblas (~3 GFLOP/s here); oneDNN's 1x1
-// convolution computes the same product ~8x faster (CNN's Linear(1600,128): 4.7 ms -> 0.6 ms).
-// Autograd goes through conv2d's own backward, so gradients stay exact to float32 rounding.
-Tensor fastLinear(const Tensor& x, const Tensor& w, const c10::optional<Tensor>& b) {
-  static const bool viaOneDnn = !std::getenv("FMNIST_BLAS_LINEAR");  // for A/B benchmarks
-  if (viaOneDnn && x.dim() == 2 && x.scalar_type() == at::kFloat && at::hasMKLDNN()) {
-    int64_t M = x.size(0), K = x.size(1), N = w.size(0);
-    if (M >= 16 && M * K * N >= 65536 && w.dim() == 2 && w.size(1) == K) {
-      const std::vector<int64_t> ones{1, 1}, zeros{0, 0};
-      return at::conv2d(x.reshape({M, K, 1, 1}), w.view({N, K, 1, 1}), b, ones, zeros, ones, 1).view({M, N});
-    }
-  }
-  return at::linear(x, w, b);
 }
 
 at::TensorOptions opts(const Args& a, size_t dtypeArg) {
