@@ -2,12 +2,13 @@
 // models, training) works with Tensor objects.
 import { native } from '../native/binding.js';
 import type { AnyTypedArray, NativeDtype, NativeTensor } from '../native/addon.js';
-import { currentScope, setTensorCheck } from './scope.js';
+import { currentScope } from './scope.js';
+import type { ScopedTensor } from './types.js';
 
 export type Dtype = NativeDtype;
 type TensorLike = Tensor | number;
 
-export class Tensor {
+export class Tensor implements ScopedTensor {
   /** The native handle. Internal: only the Tensor layer and tfjs kernels use it. */
   readonly h: NativeTensor;
 
@@ -281,7 +282,6 @@ export function wrap(h: NativeTensor): Tensor {
 export function isTensor(v: unknown): v is Tensor {
   return v instanceof Tensor;
 }
-setTensorCheck(isTensor);
 
 export function asTypedArray(data: AnyTypedArray | number[], dtype: Dtype): AnyTypedArray {
   if (!Array.isArray(data)) return data;
