@@ -25,19 +25,15 @@ export interface TorchBinding {
   addScalar(a: T, s: number): T;
   mulScalar(a: T, s: number): T;
   divScalar(a: T, s: number): T;
-  rsubScalar(a: T, s: number): T;
   powScalar(a: T, e: number): T;
   pow(a: T, e: T): T;
   maximum(a: T, b: T): T;
-  minimum(a: T, b: T): T;
   neg(a: T): T;
   abs(a: T): T;
   exp(a: T): T;
   log(a: T): T;
   sqrt(a: T): T;
-  rsqrt(a: T): T;
   square(a: T): T;
-  sign(a: T): T;
   relu(a: T): T;
   leakyRelu(a: T, slope?: number): T;
   gelu(a: T): T;
@@ -47,9 +43,6 @@ export interface TorchBinding {
   where(cond: T, a: T, b: T): T;
   eq(a: T, b: T): T;
   eqScalar(a: T, s: number): T;
-  gt(a: T, b: T): T;
-  gtScalar(a: T, s: number): T;
-  ltScalar(a: T, s: number): T;
 
   // reductions
   sum(a: T): T;
@@ -59,7 +52,6 @@ export interface TorchBinding {
   varDim(a: T, dims: number[], unbiased?: boolean, keepdim?: boolean): T;
   max(a: T): T;
   min(a: T): T;
-  maxDim(a: T, dim: number, keepdim?: boolean): [T, T];
   argmax(a: T, dim: number, keepdim?: boolean): T;
   softmax(a: T, dim: number): T;
   logSoftmax(a: T, dim: number): T;
@@ -73,9 +65,7 @@ export interface TorchBinding {
   flatten(a: T, start?: number, end?: number): T;
   squeeze(a: T, dim: number): T;
   unsqueeze(a: T, dim: number): T;
-  expand(a: T, shape: number[]): T;
   narrow(a: T, dim: number, start: number, length: number): T;
-  select(a: T, dim: number, index: number): T;
   contiguous(a: T): T;
   clone(a: T): T;
   detach(a: T): T;
@@ -83,7 +73,6 @@ export interface TorchBinding {
   cat(ts: T[], dim?: number): T;
   stack(ts: T[], dim?: number): T;
   indexSelect(a: T, dim: number, index: T): T;
-  gather(a: T, dim: number, index: T): T;
   flip(a: T, dims: number[]): T;
   roll(a: T, shifts: number[], dims: number[]): T;
   pad(a: T, pads: number[], value?: number): T;

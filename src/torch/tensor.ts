@@ -109,6 +109,10 @@ export class Tensor extends TensorOps<Tensor> implements ScopedTensor {
   mean(dim?: number | number[], keepdim = false): Tensor {
     return dim === undefined ? wrap(native.mean(this.h)) : wrap(native.meanDim(this.h, dims(dim), keepdim));
   }
+  /** Variance over `dim` (Bessel-corrected unless `unbiased` is false), as torch.var. */
+  var(dim: number | number[], unbiased = true, keepdim = false): Tensor {
+    return wrap(native.varDim(this.h, dims(dim), unbiased, keepdim));
+  }
 
   // shape
   reshape(...shape: number[]): Tensor {
@@ -122,6 +126,10 @@ export class Tensor extends TensorOps<Tensor> implements ScopedTensor {
   }
   flip(...dimsToFlip: number[]): Tensor {
     return wrap(native.flip(this.h, dimsToFlip));
+  }
+  /** torch.roll: shifts the elements along each of `dim` by the matching shift, wrapping around. */
+  roll(shifts: number | number[], dim: number | number[]): Tensor {
+    return wrap(native.roll(this.h, dims(shifts), dims(dim)));
   }
   float(): Tensor {
     return this.to('float32');
