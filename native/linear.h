@@ -14,8 +14,9 @@
 
 namespace fm {
 
-// Products with M*K*N below this (or fewer than kOneDnnMinRows rows) stay on BLAS.
-constexpr int64_t kOneDnnMatmulMin = 1 << 16;
+// Products with M*K*N below this, or fewer than kOneDnnMinRows rows, stay on BLAS. (Named apart from
+// tfjs_kernels.cc's own kOneDnnMatmulMin, which this replaces, so both can coexist until mm2d switches.)
+constexpr int64_t kOneDnnMinProduct = 1 << 16;
 constexpr int64_t kOneDnnMinRows = 16;
 
 // FMNIST_BLAS_LINEAR=1 turns the oneDNN route off everywhere (for A/B benchmarks). Read once.
@@ -26,7 +27,7 @@ inline bool oneDnnMatmulEnabled() {
 
 // Whether C[M,N] = A[M,K] B[K,N] in float32 should go through oneDNN.
 inline bool useOneDnnMatmul(int64_t M, int64_t K, int64_t N) {
-  return oneDnnMatmulEnabled() && M >= kOneDnnMinRows && M * K * N >= kOneDnnMatmulMin;
+  return oneDnnMatmulEnabled() && M >= kOneDnnMinRows && M * K * N >= kOneDnnMinProduct;
 }
 
 // x[M,K] w[N,K]^T (+ bias[N]) as a 1x1 convolution: x as [M,K,1,1], w as [N,K,1,1]. A transposed w (tfjs's
