@@ -1,10 +1,13 @@
-// The op table. Each entry is one line that maps JS arguments onto a libtorch call; the
-// dispatcher does wrapping and error conversion once for all of them.
+// The op tables and their dispatchers. The tables are generated from scripts/gen-ops/ops.spec (ops.generated.inc):
+// each entry maps JS arguments onto a libtorch call, and the dispatchers below do wrapping and error conversion once
+// for all of them. The bindings further down are hand-written because they are not one libtorch call (readers that
+// return JS values, typed-array copies, global state); the spec lists them too, for the TS types and the export test.
 #include <cstdlib>
 #include <functional>
 #include <malloc.h>
 
 #include "common.h"
+#include "linear.h"
 
 namespace fm {
 namespace {
@@ -21,23 +24,11 @@ at::Scalar scalarFor(const Tensor& t, double v) {
   return at::Scalar(v);
 }
 
-// libtorch's BLAS on Debian is the reference libblas (~3 GFLOP/s here); oneDNN's 1x1
-// convolution computes the same product ~8x faster (CNN's Linear(1600,128): 4.7 ms -> 0.6 ms).
-// Autograd goes through conv2d's own backward, so gradients stay exact to float32 rounding.
-Tensor fastLinear(const Tensor& x, const Tensor& w, const c10::optional<Tensor>& b) {
-  static const bool viaOneDnn = !std::getenv("FMNIST_BLAS_LINEAR");  // for A/B benchmarks
-  if (viaOneDnn && x.dim() == 2 && x.scalar_type() == at::kFloat && at::hasMKLDNN()) {
-    int64_t M = x.size(0), K = x.size(1), N = w.size(0);
-    if (M >= 16 && M * K * N >= 65536 && w.dim() == 2 && w.size(1) == K) {
-      const std::vector<int64_t> ones{1, 1}, zeros{0, 0};
-      return at::conv2d(x.reshape({M, K, 1, 1}), w.view({N, K, 1, 1}), b, ones, zeros, ones, 1).view({M, N});
-    }
-  }
-  return at::linear(x, w, b);
-}
+at::TensorOptions opts(at::ScalarType dtype) { return at::TensorOptions().dtype(dtype); }
 
-at::TensorOptions opts(const Args& a, size_t dtypeArg) {
-  return at::TensorOptions().dtype(a.dtype(dtypeArg, at::kFloat));
+// clamp's bounds: a missing bound (null in JS) is no bound.
+c10::optional<at::Scalar> optScalar(c10::optional<double> v) {
+  return v ? c10::optional<at::Scalar>(*v) : c10::nullopt;
 }
 
 at::Reduction::Reduction reduction(const Args& a, size_t i) {
@@ -48,160 +39,8 @@ at::Reduction::Reduction reduction(const Args& a, size_t i) {
   a.bad(i, "'mean', 'sum' or 'none'");
 }
 
-// Ops that return a new tensor.
-const std::vector<std::pair<const char*, TensorOp>> kOps = {
-    // factories: (shape, dtype)
-    {"zeros", [](const Args& a) { return at::zeros(a.ints(0), opts(a, 1)); }},
-    {"ones", [](const Args& a) { return at::ones(a.ints(0), opts(a, 1)); }},
-    {"empty", [](const Args& a) { return at::empty(a.ints(0), opts(a, 1)); }},
-    {"full", [](const Args& a) { return at::full(a.ints(0), a.d(1), opts(a, 2)); }},
-    {"randn", [](const Args& a) { return at::randn(a.ints(0), opts(a, 1)); }},
-    {"rand", [](const Args& a) { return at::rand(a.ints(0), opts(a, 1)); }},
-    {"randint", [](const Args& a) { return at::randint(a.i(0), a.i(1), a.ints(2), opts(a, 3).dtype(at::kLong)); }},
-    {"randperm", [](const Args& a) { return at::randperm(a.i(0), at::TensorOptions().dtype(at::kLong)); }},
-    {"arange", [](const Args& a) { return at::arange(a.d(0), a.d(1), a.d(2, 1), opts(a, 3)); }},
-    // elementwise
-    {"add", [](const Args& a) { return at::add(a.t(0), a.t(1), a.d(2, 1)); }},
-    {"sub", [](const Args& a) { return at::sub(a.t(0), a.t(1), a.d(2, 1)); }},
-    {"mul", [](const Args& a) { return at::mul(a.t(0), a.t(1)); }},
-    {"div", [](const Args& a) { return at::div(a.t(0), a.t(1)); }},
-    {"addScalar", [](const Args& a) { return at::add(a.t(0), scalarFor(a.t(0), a.d(1))); }},
-    {"mulScalar", [](const Args& a) { return at::mul(a.t(0), scalarFor(a.t(0), a.d(1))); }},
-    {"divScalar", [](const Args& a) { return at::div(a.t(0), a.d(1)); }},
-    {"rsubScalar", [](const Args& a) { return at::rsub(a.t(0), a.d(1)); }},
-    {"powScalar", [](const Args& a) { return at::pow(a.t(0), a.d(1)); }},
-    {"pow", [](const Args& a) { return at::pow(a.t(0), a.t(1)); }},
-    {"maximum", [](const Args& a) { return at::maximum(a.t(0), a.t(1)); }},
-    {"minimum", [](const Args& a) { return at::minimum(a.t(0), a.t(1)); }},
-    {"neg", [](const Args& a) { return at::neg(a.t(0)); }},
-    {"abs", [](const Args& a) { return at::abs(a.t(0)); }},
-    {"exp", [](const Args& a) { return at::exp(a.t(0)); }},
-    {"log", [](const Args& a) { return at::log(a.t(0)); }},
-    {"sqrt", [](const Args& a) { return at::sqrt(a.t(0)); }},
-    {"rsqrt", [](const Args& a) { return at::rsqrt(a.t(0)); }},
-    {"square", [](const Args& a) { return at::square(a.t(0)); }},
-    {"sign", [](const Args& a) { return at::sign(a.t(0)); }},
-    {"relu", [](const Args& a) { return at::relu(a.t(0)); }},
-    {"leakyRelu", [](const Args& a) { return at::leaky_relu(a.t(0), a.d(1, 0.01)); }},
-    {"gelu", [](const Args& a) { return at::gelu(a.t(0)); }},
-    {"sigmoid", [](const Args& a) { return at::sigmoid(a.t(0)); }},
-    {"tanh", [](const Args& a) { return at::tanh(a.t(0)); }},
-    {"clamp",
-     [](const Args& a) {
-       c10::optional<at::Scalar> lo, hi;
-       if (a.has(1)) lo = a.d(1);
-       if (a.has(2)) hi = a.d(2);
-       return at::clamp(a.t(0), lo, hi);
-     }},
-    {"where", [](const Args& a) { return at::where(a.t(0), a.t(1), a.t(2)); }},
-    {"eq", [](const Args& a) { return at::eq(a.t(0), a.t(1)); }},
-    {"eqScalar", [](const Args& a) { return at::eq(a.t(0), a.d(1)); }},
-    {"gt", [](const Args& a) { return at::gt(a.t(0), a.t(1)); }},
-    {"gtScalar", [](const Args& a) { return at::gt(a.t(0), a.d(1)); }},
-    {"ltScalar", [](const Args& a) { return at::lt(a.t(0), a.d(1)); }},
-    // reductions
-    {"sum", [](const Args& a) { return at::sum(a.t(0)); }},
-    {"sumDim", [](const Args& a) { return at::sum(a.t(0), a.ints(1), a.b(2, false)); }},
-    {"mean", [](const Args& a) { return at::mean(a.t(0)); }},
-    {"meanDim", [](const Args& a) { return at::mean(a.t(0), a.ints(1), a.b(2, false)); }},
-    {"varDim", [](const Args& a) { return at::var(a.t(0), a.ints(1), a.b(2, true), a.b(3, false)); }},
-    {"max", [](const Args& a) { return at::max(a.t(0)); }},
-    {"min", [](const Args& a) { return at::min(a.t(0)); }},
-    {"argmax", [](const Args& a) { return at::argmax(a.t(0), a.i(1), a.b(2, false)); }},
-    {"softmax", [](const Args& a) { return at::softmax(a.t(0), a.i(1)); }},
-    {"logSoftmax", [](const Args& a) { return at::log_softmax(a.t(0), a.i(1)); }},
-    // shape and copies
-    {"reshape", [](const Args& a) { return at::reshape(a.t(0), a.ints(1)); }},
-    {"view", [](const Args& a) { return a.t(0).view(a.ints(1)); }},
-    {"permute", [](const Args& a) { return a.t(0).permute(a.ints(1)); }},
-    {"transpose", [](const Args& a) { return a.t(0).transpose(a.i(1), a.i(2)); }},
-    {"flatten", [](const Args& a) { return at::flatten(a.t(0), a.i(1, 0), a.i(2, -1)); }},
-    {"squeeze", [](const Args& a) { return at::squeeze(a.t(0), a.i(1)); }},
-    {"unsqueeze", [](const Args& a) { return at::unsqueeze(a.t(0), a.i(1)); }},
-    {"expand", [](const Args& a) { return a.t(0).expand(a.ints(1)); }},
-    {"narrow", [](const Args& a) { return at::narrow(a.t(0), a.i(1), a.i(2), a.i(3)); }},
-    {"select", [](const Args& a) { return at::select(a.t(0), a.i(1), a.i(2)); }},
-    {"contiguous", [](const Args& a) { return a.t(0).contiguous(); }},
-    {"clone", [](const Args& a) { return a.t(0).clone(); }},
-    {"detach", [](const Args& a) { return a.t(0).detach(); }},
-    {"to", [](const Args& a) { return a.t(0).to(a.dtype(1, at::kFloat)); }},
-    {"cat", [](const Args& a) { return at::cat(a.tensors(0), a.i(1, 0)); }},
-    {"stack", [](const Args& a) { return at::stack(a.tensors(0), a.i(1, 0)); }},
-    {"indexSelect", [](const Args& a) { return at::index_select(a.t(0), a.i(1), a.t(2)); }},
-    {"gather", [](const Args& a) { return at::gather(a.t(0), a.i(1), a.t(2)); }},
-    {"flip", [](const Args& a) { return at::flip(a.t(0), a.ints(1)); }},
-    {"roll", [](const Args& a) { return at::roll(a.t(0), a.ints(1), a.ints(2)); }},
-    {"pad", [](const Args& a) { return at::constant_pad_nd(a.t(0), a.ints(1), a.d(2, 0)); }},
-    // nn
-    {"matmul", [](const Args& a) { return at::matmul(a.t(0), a.t(1)); }},
-    {"linear", [](const Args& a) { return fastLinear(a.t(0), a.t(1), a.ot(2)); }},
-    {"conv2d",
-     [](const Args& a) {
-       return at::conv2d(a.t(0), a.t(1), a.ot(2), a.ints(3), a.ints(4), a.ints(5), a.i(6, 1));
-     }},
-    {"maxPool2d",
-     [](const Args& a) { return at::max_pool2d(a.t(0), a.ints(1), a.ints(2), a.ints(3), a.ints(4), a.b(5, false)); }},
-    {"avgPool2d",
-     [](const Args& a) { return at::avg_pool2d(a.t(0), a.ints(1), a.ints(2), a.ints(3), a.b(4, false), a.b(5, true)); }},
-    {"adaptiveAvgPool2d", [](const Args& a) { return at::adaptive_avg_pool2d(a.t(0), a.ints(1)); }},
-    {"batchNorm",
-     [](const Args& a) {
-       return at::batch_norm(a.t(0), a.ot(1), a.ot(2), a.ot(3), a.ot(4), a.b(5, false), a.d(6, 0.1), a.d(7, 1e-5),
-                             /*cudnn_enabled=*/true);
-     }},
-    {"dropout", [](const Args& a) { return at::dropout(a.t(0), a.d(1), a.b(2, false)); }},
-    {"crossEntropy",
-     [](const Args& a) {
-       return at::cross_entropy_loss(a.t(0), a.t(1), a.ot(2), reduction(a, 3), a.i(4, -100), a.d(5, 0.0));
-     }},
-    {"nllLoss", [](const Args& a) { return at::nll_loss(a.t(0), a.t(1), a.ot(2), reduction(a, 3), a.i(4, -100)); }},
-    {"mseLoss", [](const Args& a) { return at::mse_loss(a.t(0), a.t(1), reduction(a, 2)); }},
-    // autograd
-    {"grad",
-     [](const Args& a) {
-       const Tensor& g = a.t(0).grad();
-       return g;  // undefined -> the dispatcher answers null
-     }},
-};
-
-const std::vector<std::pair<const char*, MultiOp>> kMultiOps = {
-    {"maxDim",
-     [](const Args& a) {
-       auto r = at::max(a.t(0), a.i(1), a.b(2, false));
-       return std::vector<Tensor>{std::get<0>(r), std::get<1>(r)};
-     }},
-    {"topk",
-     [](const Args& a) {
-       auto r = at::topk(a.t(0), a.i(1), a.i(2, -1));
-       return std::vector<Tensor>{std::get<0>(r), std::get<1>(r)};
-     }},
-};
-
-// In-place ops; JS gets its own first argument back.
-const std::vector<std::pair<const char*, InplaceOp>> kInplace = {
-    {"add_", [](const Args& a) { a.t(0).add_(a.t(1), a.d(2, 1)); }},
-    {"addScalar_", [](const Args& a) { a.t(0).add_(scalarFor(a.t(0), a.d(1))); }},
-    {"mul_", [](const Args& a) { a.t(0).mul_(a.t(1)); }},
-    {"mulScalar_", [](const Args& a) { a.t(0).mul_(scalarFor(a.t(0), a.d(1))); }},
-    {"div_", [](const Args& a) { a.t(0).div_(a.t(1)); }},
-    {"addcmul_", [](const Args& a) { a.t(0).addcmul_(a.t(1), a.t(2), a.d(3, 1)); }},
-    {"addcdiv_", [](const Args& a) { a.t(0).addcdiv_(a.t(1), a.t(2), a.d(3, 1)); }},
-    {"lerp_", [](const Args& a) { a.t(0).lerp_(a.t(1), a.d(2)); }},
-    {"sqrt_", [](const Args& a) { a.t(0).sqrt_(); }},
-    {"maximum_", [](const Args& a) { at::maximum_out(a.t(0), a.t(0), a.t(1)); }},
-    {"copy_", [](const Args& a) { a.t(0).copy_(a.t(1)); }},
-    {"zero_", [](const Args& a) { a.t(0).zero_(); }},
-    {"fill_", [](const Args& a) { a.t(0).fill_(a.d(1)); }},
-    {"uniform_", [](const Args& a) { a.t(0).uniform_(a.d(1), a.d(2)); }},
-    {"normal_", [](const Args& a) { a.t(0).normal_(a.d(1), a.d(2)); }},
-    {"requiresGrad_", [](const Args& a) { a.t(0).requires_grad_(a.b(1, true)); }},
-    {"zeroGrad_", [](const Args& a) { a.t(0).mutable_grad().reset(); }},
-    {"backward",
-     [](const Args& a) {
-       auto g = a.ot(1);
-       a.t(0).backward(g ? *g : Tensor(), a.b(2, false));
-     }},
-};
+// kOps, kMultiOps and kInplace: one entry per line of scripts/gen-ops/ops.spec (npm run gen).
+#include "ops.generated.inc"
 
 template <typename Entry>
 const Entry* entryOf(const Napi::CallbackInfo& info) {
@@ -236,7 +75,7 @@ Napi::Value callInplace(const Napi::CallbackInfo& info) {
   });
 }
 
-// Hand-written bindings: readers and global state.
+// Hand-written bindings (the `!` lines of ops.spec): readers and global state.
 Napi::Value shape(const Napi::CallbackInfo& info) {
   return guard(info.Env(), "shape", [&]() -> Napi::Value {
     auto sizes = Args{info, "shape"}.t(0).sizes();

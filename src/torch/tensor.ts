@@ -1,19 +1,29 @@
 // The Tensor layer: the only code that talks to the addon. Everything above it (nn, optim,
 // models, training) works with Tensor objects.
 import { native } from '../native/binding.js';
-import type { AnyTypedArray, NativeDtype, NativeTensor } from '../native/addon.js';
-import { currentScope, setTensorCheck } from './scope.js';
+import type { AnyTypedArray, NativeDtype, NativeTensor } from '../native/types.js';
+import { currentScope } from './scope.js';
+import { TensorOps } from './tensor.generated.js';
+import type { ScopedTensor } from './types.js';
 
 export type Dtype = NativeDtype;
 type TensorLike = Tensor | number;
 
-export class Tensor {
+/**
+ * A libtorch tensor. The methods that are one addon op each come from TensorOps (generated from
+ * scripts/gen-ops/ops.spec); the ones here add overloads (a number or a tensor), rest parameters or JS values.
+ */
+export class Tensor extends TensorOps<Tensor> implements ScopedTensor {
   /** The native handle. Internal: only the Tensor layer and tfjs kernels use it. */
-  readonly h: NativeTensor;
+  override readonly h: NativeTensor;
 
   constructor(h: NativeTensor) {
+    super();
     this.h = h;
     currentScope()?.tensors.add(this);
+  }
+  protected override fromHandle(h: NativeTensor): Tensor {
+    return new Tensor(h);
   }
 
   get shape(): number[] {
@@ -55,7 +65,7 @@ export class Tensor {
   tolist(): number[] {
     return Array.from(this.toFloat32());
   }
-  toString(): string {
+  override toString(): string {
     return `Tensor(shape=[${this.shape}], dtype=${this.dtype})`;
   }
 
@@ -66,23 +76,10 @@ export class Tensor {
   set requiresGrad(on: boolean) {
     native.requiresGrad_(this.h, on);
   }
-  requiresGrad_(on = true): this {
-    native.requiresGrad_(this.h, on);
-    return this;
-  }
   /** The accumulated gradient, or null. A new handle each call: dispose it or read it in a scope. */
   get grad(): Tensor | null {
     const g = native.grad(this.h);
     return g ? new Tensor(g) : null;
-  }
-  zeroGrad(): void {
-    native.zeroGrad_(this.h);
-  }
-  backward(gradient?: Tensor, retainGraph = false): void {
-    native.backward(this.h, gradient?.h ?? null, retainGraph);
-  }
-  detach(): Tensor {
-    return wrap(native.detach(this.h));
   }
 
   // math
@@ -101,41 +98,8 @@ export class Tensor {
   pow(e: TensorLike): Tensor {
     return typeof e === 'number' ? wrap(native.powScalar(this.h, e)) : wrap(native.pow(this.h, e.h));
   }
-  neg(): Tensor {
-    return wrap(native.neg(this.h));
-  }
-  abs(): Tensor {
-    return wrap(native.abs(this.h));
-  }
-  exp(): Tensor {
-    return wrap(native.exp(this.h));
-  }
-  log(): Tensor {
-    return wrap(native.log(this.h));
-  }
-  sqrt(): Tensor {
-    return wrap(native.sqrt(this.h));
-  }
-  square(): Tensor {
-    return wrap(native.square(this.h));
-  }
-  relu(): Tensor {
-    return wrap(native.relu(this.h));
-  }
-  sigmoid(): Tensor {
-    return wrap(native.sigmoid(this.h));
-  }
-  tanh(): Tensor {
-    return wrap(native.tanh(this.h));
-  }
-  clamp(min?: number | null, max?: number | null): Tensor {
-    return wrap(native.clamp(this.h, min ?? null, max ?? null));
-  }
   eq(o: TensorLike): Tensor {
     return typeof o === 'number' ? wrap(native.eqScalar(this.h, o)) : wrap(native.eq(this.h, o.h));
-  }
-  matmul(o: Tensor): Tensor {
-    return wrap(native.matmul(this.h, o.h));
   }
 
   // reductions
@@ -145,24 +109,9 @@ export class Tensor {
   mean(dim?: number | number[], keepdim = false): Tensor {
     return dim === undefined ? wrap(native.mean(this.h)) : wrap(native.meanDim(this.h, dims(dim), keepdim));
   }
-  max(): Tensor {
-    return wrap(native.max(this.h));
-  }
-  min(): Tensor {
-    return wrap(native.min(this.h));
-  }
-  argmax(dim: number, keepdim = false): Tensor {
-    return wrap(native.argmax(this.h, dim, keepdim));
-  }
-  softmax(dim: number): Tensor {
-    return wrap(native.softmax(this.h, dim));
-  }
-  logSoftmax(dim: number): Tensor {
-    return wrap(native.logSoftmax(this.h, dim));
-  }
-  topk(k: number, dim = -1): [Tensor, Tensor] {
-    const [v, i] = native.topk(this.h, k, dim);
-    return [wrap(v), wrap(i)];
+  /** Variance over `dim` (Bessel-corrected unless `unbiased` is false), as torch.var. */
+  var(dim: number | number[], unbiased = true, keepdim = false): Tensor {
+    return wrap(native.varDim(this.h, dims(dim), unbiased, keepdim));
   }
 
   // shape
@@ -175,35 +124,12 @@ export class Tensor {
   permute(...order: number[]): Tensor {
     return wrap(native.permute(this.h, order));
   }
-  transpose(d0: number, d1: number): Tensor {
-    return wrap(native.transpose(this.h, d0, d1));
-  }
-  flatten(start = 0, end = -1): Tensor {
-    return wrap(native.flatten(this.h, start, end));
-  }
-  unsqueeze(dim: number): Tensor {
-    return wrap(native.unsqueeze(this.h, dim));
-  }
-  squeeze(dim: number): Tensor {
-    return wrap(native.squeeze(this.h, dim));
-  }
-  narrow(dim: number, start: number, length: number): Tensor {
-    return wrap(native.narrow(this.h, dim, start, length));
-  }
-  indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(native.indexSelect(this.h, dim, index.h));
-  }
   flip(...dimsToFlip: number[]): Tensor {
     return wrap(native.flip(this.h, dimsToFlip));
   }
-  contiguous(): Tensor {
-    return wrap(native.contiguous(this.h));
-  }
-  clone(): Tensor {
-    return wrap(native.clone(this.h));
-  }
-  to(dtype: Dtype): Tensor {
-    return wrap(native.to(this.h, dtype));
+  /** torch.roll: shifts the elements along each of `dim` by the matching shift, wrapping around. */
+  roll(shifts: number | number[], dim: number | number[]): Tensor {
+    return wrap(native.roll(this.h, dims(shifts), dims(dim)));
   }
   float(): Tensor {
     return this.to('float32');
@@ -223,50 +149,6 @@ export class Tensor {
     else native.mul_(this.h, o.h);
     return this;
   }
-  div_(o: Tensor): this {
-    native.div_(this.h, o.h);
-    return this;
-  }
-  addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
-    native.addcmul_(this.h, t1.h, t2.h, value);
-    return this;
-  }
-  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
-    native.addcdiv_(this.h, t1.h, t2.h, value);
-    return this;
-  }
-  lerp_(end: Tensor, weight: number): this {
-    native.lerp_(this.h, end.h, weight);
-    return this;
-  }
-  sqrt_(): this {
-    native.sqrt_(this.h);
-    return this;
-  }
-  maximum_(o: Tensor): this {
-    native.maximum_(this.h, o.h);
-    return this;
-  }
-  copy_(src: Tensor): this {
-    native.copy_(this.h, src.h);
-    return this;
-  }
-  zero_(): this {
-    native.zero_(this.h);
-    return this;
-  }
-  fill_(v: number): this {
-    native.fill_(this.h, v);
-    return this;
-  }
-  uniform_(lo: number, hi: number): this {
-    native.uniform_(this.h, lo, hi);
-    return this;
-  }
-  normal_(mean = 0, std = 1): this {
-    native.normal_(this.h, mean, std);
-    return this;
-  }
 }
 
 function dims(d: number | number[]): number[] {
@@ -281,7 +163,6 @@ export function wrap(h: NativeTensor): Tensor {
 export function isTensor(v: unknown): v is Tensor {
   return v instanceof Tensor;
 }
-setTensorCheck(isTensor);
 
 export function asTypedArray(data: AnyTypedArray | number[], dtype: Dtype): AnyTypedArray {
   if (!Array.isArray(data)) return data;

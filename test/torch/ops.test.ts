@@ -94,6 +94,21 @@ const OPS: Record<string, (t: Record<string, T>, p: any) => T> = {
   mean_dim2: meanDims,
   mean_dims01_keep: meanDims,
   mean_dim_neg: meanDims,
+  flip_dim3: (t, p) => t.x.flip(...p.dims),
+  flip_dims23: (t, p) => t.x.flip(...p.dims),
+  roll_two_dims: (t, p) => t.x.roll(p.shifts, p.dims),
+  roll_wraps: (t, p) => t.x.roll(p.shifts[0], p.dims[0]),
+  pad_2d: (t, p) => F.pad(t.x, p.pads, p.value),
+  pad_value: (t, p) => F.pad(t.x, p.pads, p.value),
+  clamp_both: (t, p) => t.x.clamp(p.min, p.max),
+  clamp_min_only: (t, p) => t.x.clamp(p.min, p.max),
+  adaptive_avg_pool2d_1x1: (t, p) => F.adaptiveAvgPool2d(t.x, p.output_size),
+  adaptive_avg_pool2d_3x2: (t, p) => F.adaptiveAvgPool2d(t.x, p.output_size),
+  cat_dim1: (t, p) => torch.cat([t.a, t.b], p.dim),
+  stack_dim0: (t, p) => torch.stack([t.a, t.b], p.dim),
+  stack_dim_neg: (t, p) => torch.stack([t.a, t.b], p.dim),
+  var_dim1: (t, p) => t.x.var(p.dim, p.unbiased, p.keepdim),
+  var_dims02_biased_keep: (t, p) => t.x.var(p.dim, p.unbiased, p.keepdim),
 };
 
 describe(`ops and gradients match Python PyTorch ${ref.torch}`, () => {
