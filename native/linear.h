@@ -1,5 +1,5 @@
 // The one rule for when a 2-D float matrix product runs through oneDNN instead of BLAS. Both engines use it:
-// native/ops.cc (the PyTorch engine's linear) and native/tfjs_kernels.cc (mm2d, the tfjs backend's MatMul), so
+// native/ops.cc (the PyTorch engine's linear) and native/tfjs/matmul.cc (mm2d, the tfjs backend's MatMul), so
 // the threshold and the FMNIST_BLAS_LINEAR switch are the same on both sides.
 //
 // Why: libtorch's BLAS on Debian is the reference libblas (~3 GFLOP/s here); oneDNN's 1x1 convolution computes the
@@ -14,8 +14,7 @@
 
 namespace fm {
 
-// Products with M*K*N below this, or fewer than kOneDnnMinRows rows, stay on BLAS. (Named apart from
-// tfjs_kernels.cc's own kOneDnnMatmulMin, which this replaces, so both can coexist until mm2d switches.)
+// Products with M*K*N below this, or fewer than kOneDnnMinRows rows, stay on BLAS.
 constexpr int64_t kOneDnnMinProduct = 1 << 16;
 constexpr int64_t kOneDnnMinRows = 16;
 

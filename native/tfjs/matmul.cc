@@ -1,25 +1,17 @@
 // Matrix products: BatchMatMul and _FusedMatMul (Dense layers and their gradients).
+#include "../linear.h"
 #include "kargs.h"
 
 namespace fm {
 namespace tfjs {
 namespace {
 
-// Matrix products at least this big (M*K*N) run as a 1x1 convolution through oneDNN instead of at::mm, whose BLAS
-// here is the reference libblas (~3 GFLOP/s against oneDNN's ~25 for the Dense layers' shapes).
-constexpr int64_t kOneDnnMatmulMin = 1 << 16;
-
-// C[M,N] = A[M,K] B[K,N] (+ bias[N]). Large products run as a 1x1 convolution (oneDNN): input A as [M,K,1,1], weight
-// B^T as [N,K,1,1]; a transposed B (tfjs's transposeB) is then already the weight's layout.
+// C[M,N] = A[M,K] B[K,N] (+ bias[N]). Large products take the oneDNN route of native/linear.h, the same rule as the
+// PyTorch engine's Linear (B^T is the 1x1 convolution's weight; a transposed B is already in that layout).
 // `direct`: the product is the whole result, so at::mm may write it straight into the output.
 Tensor mm2d(const KArgs& k, const Tensor& A, const Tensor& B, const c10::optional<Tensor>& bias, bool direct) {
   int64_t M = A.size(0), K = A.size(1), N = B.size(1);
-  if (M >= 16 && M * K * N >= kOneDnnMatmulMin && at::hasMKLDNN()) {
-    Tensor in = A.reshape({M, K, 1, 1});
-    Tensor w = B.t().reshape({N, K, 1, 1});
-    const IntList ones{1, 1}, zeros{0, 0};
-    return at::conv2d(in, w, bias, ones, zeros, ones, 1).view({M, N});
-  }
+  if (useOneDnnMatmul(M, K, N)) return oneDnnLinear(A, B.t(), bias);
   if (!direct) return bias ? at::addmm(*bias, A, B) : at::mm(A, B);
   Tensor o = k.out({M, N});
   return bias ? at::addmm_out(o, *bias, A, B) : at::mm_out(o, A, B);

@@ -9,7 +9,7 @@ export interface Binding extends TorchBinding {
   readonly libtorchVersion: string;
   NativeTensor: unknown;
 
-  // ---- tfjs backend kernels (native/tfjs_kernels.cc, used by src/tfjs-backend) ----
+  // ---- tfjs backend kernels (native/tfjs/, used by src/tfjs-backend) ----
   /** The kernels of the tfjs backend 'torch': tfjs's typed arrays in (read without copying), results into `out`. */
   readonly tfjs: TfjsKernels;
 }
