@@ -232,6 +232,37 @@ function torchOutSize(inSize: number, filter: number, stride: number, dilation: 
 /** The native conv/pool geometry (what every conv/pool kernel's attrs hold). */
 export type ConvPlan = TfjsConv2DGeometry;
 
+type Shape4 = [number, number, number, number];
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** tfjs's own conv geometry for an input and a filter shape (HWIO) under a kernel's attributes. */
+export function conv2DInfo(xShape: number[], filterShape: number[], a: ConvAttrs): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC'),
+  );
+}
+
+/** tfjs's own pooling geometry (NHWC) under a pool kernel's attributes. */
+export function pool2DInfo(
+  xShape: number[],
+  a: ConvAttrs & { filterSize: number | [number, number] },
+): backend_util.Conv2DInfo {
+  return backend_util.computePool2DInfo(xShape as Shape4, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+}
+
 /**
  * The native conv/pool arguments for tfjs's conv info, or null when libtorch would not produce tfjs's output size
  * (e.g. dimRoundingMode 'ceil' or 'round' rounding up): then the cpu kernel runs.
@@ -260,3 +291,18 @@ export const NATIVE_ACTIVATIONS: ReadonlySet<string> = new Set([
   'sigmoid',
   'leakyrelu',
 ]);
+
+/** ArgMax / ArgMin: the index of the first extreme value along one axis, as int32 (NaN skipped, as tfjs does). */
+export function argReduceKernel(name: 'ArgMax' | 'ArgMin'): KernelConfig {
+  return torchKernel<{ x: TensorInfo }, { axis: number | number[] }>(name, ({ inputs: { x }, backend, attrs }) => {
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || isSmall(x.shape)) return null;
+    const axes = util.parseAxisParam(attrs.axis, x.shape);
+    if (axes.length !== 1) return null;
+    const xv = values(backend, x);
+    if (!xv) return null;
+    const [shape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+    return nativeOutput(backend, shape, 'int32', (out) =>
+      kernels()[name](out, { x: xv, xShape: x.shape, axis: axes[0] }),
+    );
+  });
+}

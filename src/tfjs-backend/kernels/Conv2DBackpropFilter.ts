@@ -1,6 +1,6 @@
-import { backend_util, Conv2DBackpropFilter, util } from '@tensorflow/tfjs-core';
+import { Conv2DBackpropFilter, util } from '@tensorflow/tfjs-core';
 import type { TensorInfo, Conv2DBackpropFilterAttrs, KernelConfig } from '@tensorflow/tfjs-core';
-import { allValues, convPlan, kernels, nativeOutput, torchKernel } from '../kernel_utils.js';
+import { allValues, conv2DInfo, convPlan, kernels, nativeOutput, torchKernel } from '../kernel_utils.js';
 
 /** The filter's gradient: 92% of a CNN step on the cpu backend. */
 export const conv2DBackpropFilterConfig: KernelConfig = torchKernel<
@@ -8,17 +8,8 @@ export const conv2DBackpropFilterConfig: KernelConfig = torchKernel<
   Conv2DBackpropFilterAttrs
 >(Conv2DBackpropFilter, ({ inputs: { x, dy }, backend, attrs }) => {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
+  const { filterShape } = attrs;
+  const info = conv2DInfo(x.shape, filterShape, { ...attrs, dilations: 1 });
   const plan = convPlan(info);
   const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [x, dy]);
   if (!plan || !v) return null;

@@ -1,6 +1,6 @@
-import { backend_util, Conv2DBackpropInput, util } from '@tensorflow/tfjs-core';
+import { Conv2DBackpropInput, util } from '@tensorflow/tfjs-core';
 import type { TensorInfo, Conv2DBackpropInputAttrs, KernelConfig } from '@tensorflow/tfjs-core';
-import { allValues, convPlan, kernels, nativeOutput, torchKernel } from '../kernel_utils.js';
+import { allValues, conv2DInfo, convPlan, kernels, nativeOutput, torchKernel } from '../kernel_utils.js';
 
 /** The input's gradient (also tfjs's conv2dTranspose). */
 export const conv2DBackpropInputConfig: KernelConfig = torchKernel<
@@ -8,17 +8,8 @@ export const conv2DBackpropInputConfig: KernelConfig = torchKernel<
   Conv2DBackpropInputAttrs
 >(Conv2DBackpropInput, ({ inputs: { dy, filter }, backend, attrs }) => {
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
+  const { inputShape } = attrs;
+  const info = conv2DInfo(inputShape, filter.shape, { ...attrs, dilations: 1 });
   const plan = convPlan(info);
   const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [dy, filter]);
   if (!plan || !v) return null;

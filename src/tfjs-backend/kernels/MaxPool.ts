@@ -1,20 +1,12 @@
-import { backend_util, MaxPool, util } from '@tensorflow/tfjs-core';
+import { MaxPool, util } from '@tensorflow/tfjs-core';
 import type { TensorInfo, KernelConfig, MaxPoolAttrs } from '@tensorflow/tfjs-core';
-import { convPlan, kernels, nativeOutput, torchKernel, values } from '../kernel_utils.js';
+import { convPlan, kernels, nativeOutput, pool2DInfo, torchKernel, values } from '../kernel_utils.js';
 
 export const maxPoolConfig: KernelConfig = torchKernel<{ x: TensorInfo }, MaxPoolAttrs>(
   MaxPool,
   ({ inputs: { x }, backend, attrs }) => {
     if (x.dtype !== 'float32') return null;
-    const { filterSize, strides, pad, dimRoundingMode } = attrs;
-    const info = backend_util.computePool2DInfo(
-      x.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const info = pool2DInfo(x.shape, attrs);
     // tfjs's cpu kernel takes a 1x1 pool whose output has the input's shape for the identity, whatever its strides and
     // pads (tf.pool's specs rely on it: windows wholly in the padding give the input's values there, not -Infinity).
     // A rare call, and the cpu kernel's identity shares the data instead of copying it.

@@ -1,6 +1,6 @@
-import { backend_util, MaxPoolGrad, util } from '@tensorflow/tfjs-core';
+import { MaxPoolGrad, util } from '@tensorflow/tfjs-core';
 import type { TensorInfo, KernelConfig, MaxPoolGradAttrs } from '@tensorflow/tfjs-core';
-import { allValues, convPlan, kernels, nativeOutput, torchKernel } from '../kernel_utils.js';
+import { allValues, convPlan, kernels, nativeOutput, pool2DInfo, torchKernel } from '../kernel_utils.js';
 
 /**
  * Routes dy to the first maximum of each window (row-major), as tfjs's cpu kernel does, so ties (the zeros after a
@@ -10,15 +10,7 @@ export const maxPoolGradConfig: KernelConfig = torchKernel<{ dy: TensorInfo; inp
   MaxPoolGrad,
   ({ inputs: { dy, input }, backend, attrs }) => {
     if (dy.dtype !== 'float32' || input.dtype !== 'float32') return null;
-    const { filterSize, strides, pad, dimRoundingMode } = attrs;
-    const info = backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      filterSize,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-    );
+    const info = pool2DInfo(input.shape, attrs);
     const plan = convPlan(info);
     const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [dy, input]);
     if (!plan || !v) return null;
