@@ -208,8 +208,10 @@ function renderModels() {
     const dl = el(
       'dl',
       {},
-      el('dt', { text: 'Framework' }),
-      el('dd', { text: `${m.framework} (${m.arch})` }),
+      el('dt', { text: 'Model' }),
+      el('dd', { text: m.label ?? `${m.framework} (${m.arch})` }),
+      m.description ? el('dt', { text: 'Architecture' }) : null,
+      m.description ? el('dd', { text: m.description }) : null,
       el('dt', { text: 'Parameters' }),
       el('dd', { text: m.params.toLocaleString('en-US') }),
       el('dt', { text: 'Test accuracy' }),

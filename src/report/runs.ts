@@ -1,8 +1,9 @@
 // The runs a report covers: run folders `<out>/<framework>-<model>/` read back from disk.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FRAMEWORK_NAMES, type Framework } from '../engines/index.js';
-import { MODEL_IDS, findModel } from '../models/index.js';
+import type { Framework } from '../engines/index.js';
+import { MODEL_IDS } from '../models/index.js';
+import { runLabel } from '../runs/labels.js';
 import { readRun, readTestProbs, type EpochRecord, type MetricsJson, type RunInfo } from '../runs/files.js';
 
 /** Report order: Keras before PyTorch; models in the registry's order. */
@@ -23,9 +24,7 @@ export interface ReportRun {
 }
 
 export const runId = (framework: string, model: string) => `${framework}-${model}`;
-export const frameworkName = (f: string) => FRAMEWORK_NAMES[f as Framework] ?? f;
-export const modelName = (m: string) => findModel(m)?.label ?? m;
-export const runLabel = (framework: string, model: string) => `${frameworkName(framework)} ${modelName(model)}`;
+export { frameworkName, modelName, runLabel } from '../runs/labels.js';
 
 /** One colour per run, the same in every chart: the framework picks the hue, the model the shade. */
 const RUN_COLORS: Record<string, string> = {

@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { CLASS_NAMES } from '../data/index.js';
 import { MAX_PIXELS, toModelInput, type Preprocessed } from '../imaging/preprocess.js';
 import { topK } from '../runs/predictor.js';
+import { modelDescription, runLabel } from '../runs/labels.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { Gauge, ServerMetrics } from './metrics.js';
 import { disposeModels, loadModels, type PredictorLoader, type ServedModel } from './models.js';
@@ -338,6 +339,8 @@ function describeModel(m: ServedModel) {
     id: m.id,
     framework: m.info.framework,
     arch: m.info.model,
+    label: runLabel(m.info.framework, m.info.model),
+    description: modelDescription(m.info.model),
     params: m.info.params,
     testAccuracy: m.metrics?.testAccuracy ?? null,
     testLoss: m.metrics?.testLoss ?? null,

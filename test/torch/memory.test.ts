@@ -289,5 +289,5 @@ describe('memory over many training steps', () => {
   });
 
   // A loop that never yields grows RSS even though every tensor is disposed (Node 20 runs N-API
-  // finalizers from the event loop); docs/memory.md rule 8. trainPytorch yields every 8 steps.
+  // finalizers from the event loop); docs/memory.md rule 8. The PyTorch engine yields every 8 steps.
 });
