@@ -69,6 +69,11 @@ IntList padFor(Tensor& x, const Conv2dAttrs& c, double value, const IntList* ker
 // common case costs one pass over the (smaller) output.
 Tensor skipNaN(const Tensor& x) { return x.masked_fill(at::isnan(x), -kInf); }
 
+// The smallest element, NaN when there is one (min propagates NaN): one vectorized reduction and no bool mask, so
+// the usual NaN-free call pays little for tfjs's NaN semantics (a CNN step runs two pools and their gradients).
+float minOf(const Tensor& y) { return y.numel() ? y.min().item<float>() : 0.0f; }
+bool hasNaN(const Tensor& y) { return std::isnan(minOf(y)); }
+
 // The output array as an NHWC (or NCHW) tensor of tfjs's shape, viewed as NCHW: what libtorch writes into.
 Tensor outNCHW(const KArgs& k, at::IntArrayRef nchw, bool cl) {
   if (!cl) return k.out(nchw);
@@ -147,7 +152,7 @@ Tensor maxPool(const KArgs& k) {
   Tensor x = toNCHW(k.in("x", "xShape"), c.cl);
   IntList pad = padFor(x, c, -kInf, &ks);
   Tensor y = at::max_pool2d(x, ks, c.stride, pad, c.dil, false);
-  if (at::isnan(y).any().item<bool>()) y = at::max_pool2d(skipNaN(x), ks, c.stride, pad, c.dil, false);
+  if (hasNaN(y)) y = at::max_pool2d(skipNaN(x), ks, c.stride, pad, c.dil, false);
   return fromNCHW(y, c.cl);
 }
 
@@ -160,16 +165,17 @@ Tensor maxPoolGrad(const KArgs& k) {
   IntList sizes = x.sizes().vec();
   IntList pad = padFor(x, c, -kInf, &ks);
   auto fwd = at::max_pool2d_with_indices(x, ks, c.stride, pad, c.dil, false);
-  if (at::isnan(std::get<0>(fwd)).any().item<bool>()) {  // route dy to the max that tfjs picks, not to a NaN
+  float lowest = minOf(std::get<0>(fwd));
+  if (std::isnan(lowest)) {  // route dy to the max that tfjs picks, not to a NaN
     x = skipNaN(x);
     fwd = at::max_pool2d_with_indices(x, ks, c.stride, pad, c.dil, false);
+    lowest = minOf(std::get<0>(fwd));
   }
   TORCH_CHECK(std::get<0>(fwd).sizes() == dy.sizes(), "MaxPoolGrad: dy has shape ", dy.sizes(),
               " but the pooled input has ", std::get<0>(fwd).sizes());
   // A window of -Infinity (and NaN) alone has no max for tfjs (maxPoolPositions keeps -1: its dy goes nowhere);
   // libtorch's index is the window's first element.
-  Tensor empty = std::get<0>(fwd) == -kInf;
-  if (empty.any().item<bool>()) dy = dy.masked_fill(empty, 0.0);
+  if (lowest == -kInf) dy = dy.masked_fill(std::get<0>(fwd) == -kInf, 0.0);
   const Tensor& idx = std::get<1>(fwd);
   if (x.sizes() == at::IntArrayRef(sizes)) {  // straight into the output
     Tensor o = outNCHW(k, sizes, c.cl);
