@@ -64,9 +64,19 @@ const models: ModelSpec[] = (() => {
   return MODELS.filter((m) => ids.includes(m.id));
 })();
 
+/**
+ * Every child's environment: the same thread count for OpenMP (libtorch) and for OpenBLAS's own pool, wherever
+ * OpenBLAS is loaded (Python + OpenBLAS, or anything when it is the system's libblas.so.3).
+ */
+const childEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  OMP_NUM_THREADS: String(threads),
+  OPENBLAS_NUM_THREADS: String(threads),
+};
+
 /** Runs a child that prints one JSON line last; throws with its stderr when it fails. */
 function childJson<T>(what: string, cmd: string, argv: string[], opts: SpawnSyncOptions = {}): T {
-  const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: root, maxBuffer: 64 << 20, ...opts });
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: root, maxBuffer: 64 << 20, env: childEnv, ...opts });
   if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}): ${String(r.stderr).trim()}`);
   return JSON.parse(String(r.stdout).trim().split('\n').pop()!) as T;
 }
@@ -85,13 +95,9 @@ function attempt<T>(what: string, fn: () => T): T | null {
 // ---- Python ----------------------------------------------------------------------------------------------------
 
 type PythonSide = 'python' | 'pythonOpenblas';
-/** The environment each Python side runs in: the same thread count for OpenMP and OpenBLAS's own pool. */
+/** The environment each Python side runs in: OpenBLAS first on the library path for the OpenBLAS side. */
 function pythonEnv(side: PythonSide): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    OMP_NUM_THREADS: String(threads),
-    OPENBLAS_NUM_THREADS: String(threads),
-  };
+  const env: NodeJS.ProcessEnv = { ...childEnv };
   if (side === 'pythonOpenblas')
     env.LD_LIBRARY_PATH = [OPENBLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   return env;
@@ -294,7 +300,8 @@ if (want('models')) {
 
   console.log(
     `\nfmnist bench: ${report.cpu} (${report.cores} cores), ${threads} threads, batch ${batchSizes.join('/')}, ` +
-      `one epoch of ${images.toLocaleString('en-US')} images${limit ? ' (times scaled to 60,000)' : ''}`,
+      `one epoch of ${images.toLocaleString('en-US')} images` +
+      (limit ? ' (times scaled to 60,000: one-off first-step costs are scaled up with the rest)' : ''),
   );
   console.log(`  BLAS, fmnist:            ${blas.fmnist}`);
   console.log(`  BLAS, Python (${PY}): ${blas.python}`);
@@ -465,7 +472,7 @@ if (want('kernels')) {
         '--top',
         '8',
       ]),
-      { stdio: 'inherit', cwd: root },
+      { stdio: 'inherit', cwd: root, env: childEnv },
     );
     if (r.status !== 0) process.exitCode = 1;
   }
