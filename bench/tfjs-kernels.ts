@@ -1,7 +1,7 @@
 // One Keras training step (Adam, categorical cross-entropy, accuracy) on tfjs's backend 'torch' against the pure-JS
 // 'cpu' backend, and where the torch backend's time goes (tf.profile, top kernels).
 //
-//   node --import tsx bench/tfjs-kernels.ts [--model cnn|dense] [--batch 64] [--steps 30] [--threads 2]
+//   node --import tsx bench/tfjs-kernels.ts [--model <id>] [--batch 64] [--steps 30] [--threads 2]
 //                                           [--cpu-batch 4] [--cpu-steps 2] [--top 15] [--profile-steps 5]
 //
 // The cpu backend is timed on a small batch (--cpu-batch) and scaled to --batch: its kernels are plain loops whose
@@ -33,8 +33,8 @@ const cpuBatch = Number(args['cpu-batch']);
 const top = Number(args.top);
 native.setNumThreads(Number(args.threads));
 
-function build(): tfl.Sequential {
-  const model = getModel(args.model === 'dense' ? 'dense' : 'cnn').keras(tflayers);
+function build(): tfl.LayersModel {
+  const model = getModel(args.model!).keras(tflayers);
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }
@@ -46,7 +46,7 @@ function batchOf(n: number) {
   }));
 }
 
-async function timeSteps(model: tfl.Sequential, n: number, count: number, warmup: number): Promise<number[]> {
+async function timeSteps(model: tfl.LayersModel, n: number, count: number, warmup: number): Promise<number[]> {
   const { xs, ys } = batchOf(n);
   for (let i = 0; i < warmup; i++) await model.trainOnBatch(xs, ys);
   const times: number[] = [];
@@ -59,7 +59,7 @@ async function timeSteps(model: tfl.Sequential, n: number, count: number, warmup
   return times;
 }
 
-async function profileStep(model: tfl.Sequential, n: number, profiled: number) {
+async function profileStep(model: tfl.LayersModel, n: number, profiled: number) {
   const { xs, ys } = batchOf(n);
   await model.trainOnBatch(xs, ys);
   resetKernelStats();

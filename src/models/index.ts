@@ -24,3 +24,4 @@ export function getModel(id: string): ModelSpec {
 }
 
 export { pythonSource, torchInit, type ModelSpec, type Torch, type Tfl } from './spec.js';
+export { countFlops, type LayerFlops, type ModelFlops } from './flops.js';
