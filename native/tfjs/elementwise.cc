@@ -1,6 +1,6 @@
 // Elementwise kernels, written straight into the output (libtorch's out= variants): unary (out, x) or
 // (out, x, attrs) on flat arrays; binary (out, {a, aShape?, b, bShape?}) with numpy broadcasting, where equal shapes
-// travel without theirs (flat); Select.
+// travel without theirs (flat); Select; FusedBatchNorm.
 #include "kargs.h"
 
 namespace fm {
@@ -26,6 +26,25 @@ Tensor step(const KArgs& k, const Tensor& x, double alpha) {
   const auto al = static_cast<float>(alpha);
   at::parallel_for(0, x.numel(), 1 << 16, [&](int64_t b, int64_t e) { stepLoop(px + b, po + b, e - b, al); });
   return o;
+}
+
+// FusedBatchNorm: {x, xShape, mean, meanShape, variance, varianceShape, offset?, offsetShape?, scale?, scaleShape?,
+// varianceEpsilon}. tfjs computes offset + (x - mean) * scale / sqrt(variance + eps); here the per-channel factor
+// a = scale / sqrt(variance + eps) and shift b = offset - mean * a are computed first (in double, on the small
+// parameters), then one pass over x writes x * a + b into the output. Each parameter's shape is a suffix of x's (the
+// JS side reads tfjs's cyclic indexing that way), so they broadcast along x's leading axes.
+Tensor batchNorm(const KArgs& k) {
+  Tensor x = k.in("x", "xShape");
+  TORCH_CHECK(x.scalar_type() == at::kFloat, "FusedBatchNorm: float32 only");
+  auto param = [&](const char* name, const char* shape) { return k.in(name, shape).to(at::kDouble); };
+  Tensor a = (param("variance", "varianceShape") + k.d("varianceEpsilon")).rsqrt();
+  if (k.has("scale")) a = a * param("scale", "scaleShape");
+  Tensor b = -param("mean", "meanShape") * a;
+  if (k.has("offset")) b = b + param("offset", "offsetShape");
+  Tensor o = k.out(x.sizes());
+  TORCH_CHECK(at::infer_size(at::infer_size(x.sizes(), a.sizes()), b.sizes()) == x.sizes(),
+              "FusedBatchNorm: the parameters must broadcast to x's shape ", x.sizes());
+  return at::addcmul_out(o, b.to(at::kFloat), x, a.to(at::kFloat));
 }
 
 // Broadcast result of two inputs, written into the output: fn(out, a, b).
@@ -103,6 +122,7 @@ void addElementwiseKernels(KernelTable& t) {
   t.push_back({"SquaredDifference", 1, [](const KArgs& k) {
                  return binaryOut(k, [](Tensor& o, const Tensor& a, const Tensor& b) { at::sub_out(o, a, b).mul_(o); });
                }});
+  t.push_back({"FusedBatchNorm", 1, batchNorm});
   // {condition, conditionShape?, t, tShape?, e, eShape?}, broadcasting
   t.push_back({"Select", 1, [](const KArgs& k) {
                  Tensor cond = k.boolean("condition", "conditionShape");
