@@ -1,11 +1,14 @@
-// One Keras training step (Adam, categorical cross-entropy, accuracy) on tfjs's backend 'torch' against the pure-JS
-// 'cpu' backend, and where the torch backend's time goes (tf.profile, top kernels).
+// One Keras training step (Adam, categorical cross-entropy, accuracy) of any registry model on tfjs's backend 'torch'
+// against the pure-JS 'cpu' backend, and where the torch backend's time goes (tf.profile, top kernels).
 //
-//   node --import tsx bench/tfjs-kernels.ts [--model cnn|dense] [--batch 64] [--steps 30] [--threads 2]
-//                                           [--cpu-batch 4] [--cpu-steps 2] [--top 15] [--profile-steps 5]
+//   node --import tsx bench/tfjs-kernels.ts [--model <registry id>] [--batch 64] [--steps 30] [--threads 2]
+//                                           [--cpu-batch 4] [--cpu-steps 2] [--top 10] [--profile-steps 5]
+//                                           [--profile-only]
 //
-// The cpu backend is timed on a small batch (--cpu-batch) and scaled to --batch: its kernels are plain loops whose
-// cost grows linearly with the batch, and a batch-64 CNN step takes ~10 s there.
+// --model takes any id of src/models/ (its keras(tfl) builder: a Sequential or a functional LayersModel).
+// --profile-only: only the torch profile of --profile-steps training steps (after one warm-up step), no timing and no
+// cpu run. The cpu backend is timed on a small batch (--cpu-batch) and scaled to --batch: its kernels are plain loops
+// whose cost grows linearly with the batch, and a batch-64 CNN step takes ~10 s there.
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,8 +26,9 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     'cpu-batch': { type: 'string', default: '4' },
     'cpu-steps': { type: 'string', default: '2' },
-    top: { type: 'string', default: '15' },
+    top: { type: 'string', default: '10' },
     'profile-steps': { type: 'string', default: '5' },
+    'profile-only': { type: 'boolean', default: false },
   },
 });
 const batch = Number(args.batch);
@@ -33,8 +37,10 @@ const cpuBatch = Number(args['cpu-batch']);
 const top = Number(args.top);
 native.setNumThreads(Number(args.threads));
 
-function build(): tfl.Sequential {
-  const model = getModel(args.model === 'dense' ? 'dense' : 'cnn').keras(tflayers);
+const spec = getModel(args.model); // throws, listing the registry's ids, for an unknown one
+
+function build(): tfl.LayersModel {
+  const model = spec.keras(tflayers);
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }
@@ -46,7 +52,7 @@ function batchOf(n: number) {
   }));
 }
 
-async function timeSteps(model: tfl.Sequential, n: number, count: number, warmup: number): Promise<number[]> {
+async function timeSteps(model: tfl.LayersModel, n: number, count: number, warmup: number): Promise<number[]> {
   const { xs, ys } = batchOf(n);
   for (let i = 0; i < warmup; i++) await model.trainOnBatch(xs, ys);
   const times: number[] = [];
@@ -59,7 +65,7 @@ async function timeSteps(model: tfl.Sequential, n: number, count: number, warmup
   return times;
 }
 
-async function profileStep(model: tfl.Sequential, n: number, profiled: number) {
+async function profileStep(model: tfl.LayersModel, n: number, profiled: number) {
   const { xs, ys } = batchOf(n);
   await model.trainOnBatch(xs, ys);
   resetKernelStats();
@@ -122,6 +128,11 @@ console.log(
 // torch
 await useTorchBackend();
 const torchModel = build();
+if (args['profile-only']) {
+  const p = await profileStep(torchModel, batch, Number(args['profile-steps']));
+  printProfile(`torch profile of ${spec.id} at batch ${batch}`, p, true);
+  process.exit(0);
+}
 const torchTimes = stat(await timeSteps(torchModel, batch, steps, 5));
 const perEpoch = Math.ceil(60000 / batch);
 console.log(
