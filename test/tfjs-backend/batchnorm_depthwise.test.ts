@@ -64,6 +64,24 @@ describe('FusedBatchNorm', () => {
       },
       { rtol: 1e-5, atol: 1e-5, native: ['FusedBatchNorm'] },
     ));
+  test('a mean far from 0 against a small spread: (x - mean) first, no cancellation (1e-5 of tfjs)', () =>
+    compareBackends(
+      () =>
+        [
+          [1000, 1],
+          [10, 0.01],
+        ].map(([shift, spread]) =>
+          tf.batchNorm(
+            tf.add(randTensor([8, 8, 8, 16], 1, -spread, spread), shift),
+            tf.add(randTensor([16], 2, -0.1 * spread, 0.1 * spread), shift),
+            randTensor([16], 3, 0.5 * spread * spread, spread * spread),
+            randTensor([16], 4),
+            randTensor([16], 5),
+            1e-8 * spread * spread,
+          ),
+        ),
+      { rtol: 1e-5, atol: 1e-5, native: ['FusedBatchNorm'] },
+    ));
   test('random shapes (seeded)', () =>
     compareBackends(
       () =>
@@ -351,6 +369,11 @@ describe('bad calls are JS errors', () => {
       varianceEpsilon: 1e-3,
     };
     assert.throws(() => k.FusedBatchNorm(new Float32Array(48), bn), /size|match|broadcast/i);
+    const wide = { ...bn, mean: rand(15, 2), meanShape: [5, 3], variance: rand(15, 3, 0.1, 1), varianceShape: [5, 3] };
+    assert.throws(
+      () => k.FusedBatchNorm(new Float32Array(48), wide),
+      /FusedBatchNorm: the parameters \(broadcast to \[5, 3\]\) must have the shape of x's last axes \[1, 4, 4, 3\]/,
+    );
     assert.throws(() => k.FusedBatchNorm(new Float32Array(48), { ...bn, mean: rand(3) }), {
       name: 'RangeError',
       message: /FusedBatchNorm: attrs.mean has 3 elements but attrs.meanShape holds 4/,
