@@ -2,10 +2,13 @@
 // beside these (a ModelSpec and its .py) and a line here; the CLI, the config, `fmnist models`, the report and
 // the server all read this list. See DEVELOPMENT.md, "Adding an architecture".
 import { cnn } from './cnn.js';
+import { cnnBn } from './cnn-bn.js';
 import { dense } from './dense.js';
+import { mobilenet } from './mobilenet.js';
+import { resnet } from './resnet.js';
 import type { ModelSpec } from './spec.js';
 
-export const MODELS: readonly ModelSpec[] = [dense, cnn];
+export const MODELS: readonly ModelSpec[] = [dense, cnn, cnnBn, resnet, mobilenet];
 
 export const MODEL_IDS: readonly string[] = MODELS.map((m) => m.id);
 

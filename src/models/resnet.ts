@@ -1,0 +1,40 @@
+// fmnist's accuracy model: an airbench-style residual net sized for 28x28x1. A conv-BN-ReLU stem, then three stages,
+// each a convolution, a 2x2 max-pool, BN, ReLU and one residual block (x + conv-BN-ReLU(x)); a global average pool and
+// a linear head. Pooling before the BatchNorm and the residual conv keeps most of the FLOPs at 14x14 and 7x7.
+import type { ModelSpec } from './spec.js';
+import { kerasConvBn, kerasHead, kerasResidual, torchConvBn, torchResidual } from './blocks.js';
+
+/** Stem width, then the three stages' widths (resnet.py's defaults). */
+export const RESNET_STEM = 24;
+export const RESNET_WIDTHS = [32, 128, 128] as const;
+
+export const resnet: ModelSpec = {
+  id: 'resnet',
+  label: 'ResNet',
+  description: 'residual net: stem 24, three stages 32/128/128 (conv, pool, BN, ReLU, residual block), GAP, linear',
+  defaultEpochs: 15,
+  python: new URL('./resnet.py', import.meta.url),
+
+  pytorch: (torch) => {
+    const { nn } = torch;
+    const layers = [torchConvBn(torch, 1, RESNET_STEM)];
+    let cin: number = RESNET_STEM;
+    for (const w of RESNET_WIDTHS) {
+      layers.push(
+        new nn.Sequential(torchConvBn(torch, cin, w, { pool: true }), torchResidual(torch, torchConvBn(torch, w, w))),
+      );
+      cin = w;
+    }
+    return new nn.Sequential(...layers, new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(cin, 10));
+  },
+
+  keras: (tfl) => {
+    const input = tfl.input({ shape: [28, 28, 1] });
+    let x = kerasConvBn(tfl, input, RESNET_STEM);
+    for (const w of RESNET_WIDTHS) {
+      x = kerasConvBn(tfl, x, w, { pool: true });
+      x = kerasResidual(tfl, x, (y) => kerasConvBn(tfl, y, w));
+    }
+    return kerasHead(tfl, input, x, 'resnet');
+  },
+};
