@@ -1,6 +1,9 @@
 // Convolutions and max pooling: x/dy NHWC (or NCHW when channelsLast is false), filters HWIO (tfjs's layouts). NHWC is
 // viewed as channels_last NCHW, which oneDNN takes as is. Conv/pool attributes: strides [h, w], pads [top, bottom,
-// left, right], dilations [h, w], channelsLast.
+// left, right], dilations [h, w], channelsLast, and for convolutions groups (optional, default 1): a grouped filter is
+// HWIO [fh, fw, inC / groups, outC], output channel o in group o / (outC / groups). tfjs's depthwise filter
+// [fh, fw, inC, multiplier] is that with groups = inC, read as [fh, fw, 1, inC * multiplier] (the JS side passes that
+// shape): its output channel c * multiplier + m is libtorch's.
 #include <algorithm>
 
 #include "kargs.h"
@@ -15,6 +18,7 @@ constexpr int64_t kConvChunkBytes = 8 << 20;
 struct Conv2dAttrs {
   IntList stride, dil;
   int64_t top, bottom, left, right;
+  int64_t groups;
   bool cl;
   bool symmetric() const { return top == bottom && left == right; }
 };
@@ -25,6 +29,8 @@ Conv2dAttrs convAttrs(const KArgs& k) {
   IntList p = k.ints("pads", 4);
   c.dil = k.ints("dilations", 2);
   c.cl = k.b("channelsLast");
+  c.groups = k.has("groups") ? k.i("groups") : 1;
+  if (c.groups < 1) k.bad("groups", "a positive integer");
   for (int64_t v : p)
     if (v < 0) k.bad("pads", "[top, bottom, left, right], all non-negative");
   for (int64_t v : c.stride)
@@ -80,7 +86,8 @@ Tensor outNCHW(const KArgs& k, at::IntArrayRef nchw, bool cl) {
   return k.out({nchw[0], nchw[2], nchw[3], nchw[1]}).permute({0, 3, 1, 2});
 }
 
-// Conv2D and FusedConv2D: {x, xShape, filter, filterShape, strides, pads, dilations, channelsLast} and for FusedConv2D
+// Conv2D and FusedConv2D (and their depthwise twins): {x, xShape, filter, filterShape, strides, pads, dilations,
+// channelsLast, groups?} and for the fused ones
 // {bias?, biasShape?, activation?, leakyreluAlpha?}. A per-channel bias goes into the convolution itself; any other
 // broadcasts. Big batches (inference) run in chunks written into the output one after the other: libtorch's result for
 // a whole batch of 500 would be a fresh 40+ MB mmap every call (page faults cost as much as the convolution there).
@@ -97,7 +104,7 @@ Tensor conv2d(const KArgs& k, bool fused) {
   std::string act = fused ? k.s("activation", "linear") : "linear";
   double alpha = fused ? k.d("leakyreluAlpha", 0.2) : 0.2;
   auto run = [&](const Tensor& xs) {
-    Tensor y = fromNCHW(at::conv2d(xs, w, channelBias, c.stride, pad, c.dil, 1), c.cl);
+    Tensor y = fromNCHW(at::conv2d(xs, w, channelBias, c.stride, pad, c.dil, c.groups), c.cl);
     if (bias && !channelBias) y = y + *bias;
     return activate(y, act, alpha);
   };
@@ -116,7 +123,7 @@ Tensor conv2d(const KArgs& k, bool fused) {
   return o;
 }
 
-// {x, xShape, dy, dyShape, filterShape (HWIO), strides, pads, dilations, channelsLast}
+// {x, xShape, dy, dyShape, filterShape (HWIO), strides, pads, dilations, channelsLast, groups?}
 Tensor conv2dBackpropFilter(const KArgs& k) {
   Conv2dAttrs c = convAttrs(k);
   Tensor x = toNCHW(k.in("x", "xShape"), c.cl), dy = toNCHW(k.in("dy", "dyShape"), c.cl);
@@ -124,11 +131,11 @@ Tensor conv2dBackpropFilter(const KArgs& k) {
   IntList pad = padFor(x, c, 0.0);
   Tensor w = at::empty({fs[3], fs[2], fs[0], fs[1]}, x.options().memory_format(formatOf(c)));  // shape only
   auto r =
-      at::convolution_backward(dy, x, w, c10::nullopt, c.stride, pad, c.dil, false, {0, 0}, 1, {false, true, false});
+      at::convolution_backward(dy, x, w, c10::nullopt, c.stride, pad, c.dil, false, {0, 0}, c.groups, {false, true, false});
   return std::get<1>(r).permute({2, 3, 1, 0});  // OIHW -> HWIO
 }
 
-// {dy, dyShape, filter, filterShape, inputShape, strides, pads, dilations, channelsLast}
+// {dy, dyShape, filter, filterShape, inputShape, strides, pads, dilations, channelsLast, groups?}
 Tensor conv2dBackpropInput(const KArgs& k) {
   Conv2dAttrs c = convAttrs(k);
   Tensor dy = toNCHW(k.in("dy", "dyShape"), c.cl), w = filterOIHW(k.in("filter", "filterShape"), c);
@@ -139,7 +146,7 @@ Tensor conv2dBackpropInput(const KArgs& k) {
   IntList pad = explicitPad ? IntList{0, 0} : IntList{c.top, c.left};
   Tensor x = at::empty(padded, dy.options().memory_format(formatOf(c)));  // shape only
   auto r =
-      at::convolution_backward(dy, x, w, c10::nullopt, c.stride, pad, c.dil, false, {0, 0}, 1, {true, false, false});
+      at::convolution_backward(dy, x, w, c10::nullopt, c.stride, pad, c.dil, false, {0, 0}, c.groups, {true, false, false});
   Tensor dx = std::get<0>(r);
   if (explicitPad) dx = dx.narrow(2, c.top, s[2]).narrow(3, c.left, s[3]);
   return fromNCHW(dx, c.cl);
@@ -193,6 +200,11 @@ void addConvPoolKernels(KernelTable& t) {
   t.push_back({"FusedConv2D", 1, [](const KArgs& k) { return conv2d(k, true); }});
   t.push_back({"Conv2DBackpropFilter", 1, conv2dBackpropFilter});
   t.push_back({"Conv2DBackpropInput", 1, conv2dBackpropInput});
+  // The same code with groups = inC (the JS side passes the filter's shape as [fh, fw, 1, inC * multiplier]).
+  t.push_back({"DepthwiseConv2dNative", 1, [](const KArgs& k) { return conv2d(k, false); }});
+  t.push_back({"FusedDepthwiseConv2D", 1, [](const KArgs& k) { return conv2d(k, true); }});
+  t.push_back({"DepthwiseConv2dNativeBackpropFilter", 1, conv2dBackpropFilter});
+  t.push_back({"DepthwiseConv2dNativeBackpropInput", 1, conv2dBackpropInput});
   t.push_back({"MaxPool", 1, maxPool});
   t.push_back({"MaxPoolGrad", 1, maxPoolGrad});
 }

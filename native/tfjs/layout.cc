@@ -1,4 +1,4 @@
-// Kernels that move values: Transpose, Tile, GatherV2 (any of float32, int32, bool).
+// Kernels that move values: Transpose, Tile, GatherV2, PadV2, Slice (any of float32, int32, bool).
 #include <ATen/WrapDimUtils.h>
 
 #include "kargs.h"
@@ -24,6 +24,35 @@ void addLayoutKernels(KernelTable& t) {
                  Tensor o = k.out(outSizes);
                  o.view(split).copy_(x.reshape(src).expand(split));
                  return o;
+               }});
+  // {x, xShape, paddings [before0, after0, before1, ...] (non-negative), constantValue}
+  t.push_back({"PadV2", 1, [](const KArgs& k) {
+                 Tensor x = k.in("x", "xShape");
+                 IntList p = k.ints("paddings", static_cast<int>(2 * x.dim()));
+                 IntList sizes;
+                 for (int64_t d = 0; d < x.dim(); d++) {
+                   if (p[2 * d] < 0 || p[2 * d + 1] < 0) k.bad("paddings", "non-negative [before, after] pairs");
+                   sizes.push_back(p[2 * d] + x.size(d) + p[2 * d + 1]);
+                 }
+                 Tensor o = k.out(sizes);
+                 o.fill_(k.d("constantValue"));
+                 Tensor inner = o;
+                 for (int64_t d = 0; d < x.dim(); d++) inner = inner.narrow(d, p[2 * d], x.size(d));
+                 inner.copy_(x);
+                 return o;
+               }});
+  // {x, xShape, begin, size}: the JS side checked the bounds (and leaves contiguous slices, which share x's data, to
+  // the cpu kernel)
+  t.push_back({"Slice", 1, [](const KArgs& k) {
+                 Tensor x = k.in("x", "xShape");
+                 int n = static_cast<int>(x.dim());
+                 IntList begin = k.ints("begin", n), size = k.ints("size", n);
+                 for (int64_t d = 0; d < n; d++) {
+                   if (begin[d] < 0 || size[d] < 0 || begin[d] + size[d] > x.size(d))
+                     k.bad("size", "within x's shape (begin + size <= xShape, both non-negative)");
+                   x = x.narrow(d, begin[d], size[d]);
+                 }
+                 return k.out(x.sizes()).copy_(x);
                }});
   // {x, xShape, indices (int32), axis}: rows of x along axis; the JS side checked the range
   t.push_back({"GatherV2", 1, [](const KArgs& k) {

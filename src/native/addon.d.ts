@@ -84,6 +84,11 @@ export interface TfjsConv2DGeometry {
   pads: number[];
   dilations: number[];
   channelsLast: boolean;
+  /**
+   * Convolutions only: groups (default 1), with the filter HWIO [fh, fw, inC / groups, outC]. A depthwise filter
+   * [fh, fw, inC, multiplier] is groups = inC with filterShape [fh, fw, 1, inC * multiplier].
+   */
+  groups?: number;
 }
 /** Input x and filter (HWIO). */
 export interface TfjsConv2DAttrs extends TfjsConv2DGeometry {
@@ -140,8 +145,29 @@ export interface TfjsKernels
     Record<TfjsReduceKernelName, (out: V, attrs: TfjsReduceAttrs) => void> {
   Conv2D(out: V, attrs: TfjsConv2DAttrs): void;
   FusedConv2D(out: V, attrs: TfjsConv2DAttrs & TfjsFusedAttrs): void;
+  DepthwiseConv2dNative(out: V, attrs: TfjsConv2DAttrs): void;
+  FusedDepthwiseConv2D(out: V, attrs: TfjsConv2DAttrs & TfjsFusedAttrs): void;
   Conv2DBackpropFilter(out: V, attrs: TfjsConv2DBackpropFilterAttrs): void;
   Conv2DBackpropInput(out: V, attrs: TfjsConv2DBackpropInputAttrs): void;
+  DepthwiseConv2dNativeBackpropFilter(out: V, attrs: TfjsConv2DBackpropFilterAttrs): void;
+  DepthwiseConv2dNativeBackpropInput(out: V, attrs: TfjsConv2DBackpropInputAttrs): void;
+  /** offset + (x - mean) * scale / sqrt(variance + eps); each parameter's shape a suffix of x's (or [1]). */
+  FusedBatchNorm(
+    out: V,
+    attrs: {
+      x: V;
+      xShape: Shape;
+      mean: V;
+      meanShape: Shape;
+      variance: V;
+      varianceShape: Shape;
+      offset?: V | null;
+      offsetShape?: Shape | null;
+      scale?: V | null;
+      scaleShape?: Shape | null;
+      varianceEpsilon: number;
+    },
+  ): void;
   MaxPool(out: V, attrs: TfjsMaxPoolAttrs): void;
   MaxPoolGrad(out: V, attrs: TfjsMaxPoolGradAttrs): void;
   BatchMatMul(out: V, attrs: TfjsMatMulAttrs): void;
@@ -162,4 +188,7 @@ export interface TfjsKernels
   Transpose(out: V, attrs: { x: V; xShape: Shape; perm: number[] }): void;
   Tile(out: V, attrs: { x: V; xShape: Shape; reps: number[] }): void;
   GatherV2(out: V, attrs: { x: V; xShape: Shape; indices: Int32Array; axis: number }): void;
+  /** paddings: [before0, after0, before1, after1, ...], all non-negative. */
+  PadV2(out: V, attrs: { x: V; xShape: Shape; paddings: number[]; constantValue: number }): void;
+  Slice(out: V, attrs: { x: V; xShape: Shape; begin: number[]; size: number[] }): void;
 }

@@ -241,8 +241,16 @@ interface ConvAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** tfjs's own conv geometry for an input and a filter shape (HWIO) under a kernel's attributes. */
-export function conv2DInfo(xShape: number[], filterShape: number[], a: ConvAttrs): backend_util.Conv2DInfo {
+/**
+ * tfjs's own conv geometry for an input and a filter shape (HWIO; depthwise: [fh, fw, inC, multiplier]) under a
+ * kernel's attributes.
+ */
+export function conv2DInfo(
+  xShape: number[],
+  filterShape: number[],
+  a: ConvAttrs,
+  depthwise = false,
+): backend_util.Conv2DInfo {
   return backend_util.computeConv2DInfo(
     xShape as Shape4,
     filterShape as Shape4,
@@ -250,7 +258,7 @@ export function conv2DInfo(xShape: number[], filterShape: number[], a: ConvAttrs
     a.dilations ?? 1,
     a.pad,
     a.dimRoundingMode,
-    false,
+    depthwise,
     backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC'),
   );
 }
@@ -265,9 +273,10 @@ export function pool2DInfo(
 
 /**
  * The native conv/pool arguments for tfjs's conv info, or null when libtorch would not produce tfjs's output size
- * (e.g. dimRoundingMode 'ceil' or 'round' rounding up): then the cpu kernel runs.
+ * (e.g. dimRoundingMode 'ceil' or 'round' rounding up): then the cpu kernel runs. A depthwise convolution is a grouped
+ * one, groups = inC (and the filter's shape goes with it: nativeFilterShape()).
  */
-export function convPlan(info: backend_util.Conv2DInfo): ConvPlan | null {
+export function convPlan(info: backend_util.Conv2DInfo, depthwise = false): ConvPlan | null {
   const { top, bottom, left, right } = info.padInfo;
   if (Math.min(top, bottom, left, right) < 0) return null;
   if (Math.min(info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outChannels) <= 0) return null;
@@ -279,7 +288,148 @@ export function convPlan(info: backend_util.Conv2DInfo): ConvPlan | null {
     pads: [top, bottom, left, right],
     dilations: [info.dilationHeight, info.dilationWidth],
     channelsLast: info.dataFormat === 'channelsLast',
+    ...(depthwise ? { groups: info.inChannels } : {}),
   };
+}
+
+/**
+ * The filter's shape as the native side reads it: HWIO as it is, and a depthwise filter [fh, fw, inC, multiplier] as
+ * the grouped HWIO [fh, fw, 1, inC * multiplier] (the same data: output channel c * multiplier + m, as in tfjs).
+ */
+export function nativeFilterShape(filterShape: number[], depthwise: boolean): number[] {
+  const [fh, fw, inC, m] = filterShape;
+  return depthwise ? [fh, fw, 1, inC * m] : filterShape;
+}
+
+const allOnes = (v: number | number[] | undefined) => v == null || [v].flat().every((d) => d === 1);
+
+/**
+ * Whether a depthwise kernel call is one the cpu kernel computes as documented, so that the native kernel may give the
+ * same answer: NHWC (the cpu kernels read x as NHWC whatever dataFormat says), the filter's inC equal to x's channels
+ * (the cpu kernels don't check), strides or dilations 1 (the cpu kernel throws tfjs's error otherwise) and, for the
+ * gradients, dilations 1 (their cpu loops ignore dilations; tfjs's gradient only calls them so).
+ */
+function depthwiseOk(xShape: number[], filterShape: number[], a: ConvAttrs, gradient: boolean): boolean {
+  if ((a.dataFormat ?? 'NHWC') !== 'NHWC' || xShape.length !== 4 || filterShape.length !== 4) return false;
+  if (filterShape[2] !== xShape[3]) return false;
+  if (gradient) return allOnes(a.dilations);
+  return backend_util.eitherStridesOrDilationsAreOne(a.strides, a.dilations ?? 1);
+}
+
+type ConvKernelName = 'Conv2D' | 'FusedConv2D' | 'DepthwiseConv2dNative' | 'FusedDepthwiseConv2D';
+interface ConvKernelAttrs extends ConvAttrs {
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+/**
+ * Conv2D, DepthwiseConv2dNative and their fused twins (conv + bias + activation, what tfjs-layers runs outside of
+ * gradient recording): NHWC (or, not depthwise, NCHW) input, HWIO or depthwise filter. The input is viewed as a
+ * channels_last NCHW tensor (no copy); a depthwise convolution is libtorch's grouped one with groups = inC.
+ */
+export function convKernel(
+  kernelName: ConvKernelName,
+  { depthwise, fused }: { depthwise: boolean; fused: boolean },
+): KernelConfig {
+  return torchKernel<{ x: TensorInfo; filter: TensorInfo; bias?: TensorInfo }, ConvKernelAttrs>(
+    kernelName,
+    ({ inputs: { x, filter, bias }, backend, attrs }) => {
+      if (x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+      if (depthwise && !depthwiseOk(x.shape, filter.shape, attrs, false)) return null;
+      const activation = fused ? attrs.activation! : 'linear';
+      if (!NATIVE_ACTIVATIONS.has(activation)) return null; // prelu: the cpu kernel
+      const withBias = fused && bias != null;
+      if (withBias && bias.dtype !== 'float32') return null;
+      const info = conv2DInfo(x.shape, filter.shape, attrs, depthwise);
+      const plan = convPlan(info, depthwise);
+      const v = plan && allValues(backend, withBias ? [x, filter, bias] : [x, filter]);
+      if (!plan || !v) return null;
+      const filterShape = nativeFilterShape(filter.shape, depthwise);
+      const call = { x: v[0], xShape: x.shape, filter: v[1], filterShape, ...plan };
+      if (!fused) {
+        return nativeOutput(backend, info.outShape, 'float32', (out) => kernels()[kernelName](out, call));
+      }
+      // As on the cpu backend: in NCHW, a 1-D bias is per channel.
+      const channelBiasNCHW = withBias && attrs.dataFormat === 'NCHW' && bias.shape.length === 1 && bias.shape[0] !== 1;
+      const biasShape = withBias ? (channelBiasNCHW ? [bias.shape[0], 1, 1] : bias.shape) : null;
+      const shape = biasShape ? backend_util.assertAndGetBroadcastShape(info.outShape, biasShape) : info.outShape;
+      return nativeOutput(backend, shape, 'float32', (out) =>
+        kernels()[kernelName](out, {
+          ...call,
+          bias: withBias ? v[2] : null,
+          biasShape,
+          activation,
+          leakyreluAlpha: attrs.leakyreluAlpha ?? 0.2,
+        }),
+      );
+    },
+  );
+}
+
+interface ConvBackpropAttrs extends ConvAttrs {
+  filterShape?: number[];
+  inputShape?: number[];
+}
+
+/**
+ * The filter's gradient (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter): `at::convolution_backward` with
+ * one output. tfjs's conv2d gradient has no dilations; the depthwise one only dilations 1.
+ */
+export function convBackpropFilterKernel(
+  kernelName: 'Conv2DBackpropFilter' | 'DepthwiseConv2dNativeBackpropFilter',
+  depthwise: boolean,
+): KernelConfig {
+  return torchKernel<{ x: TensorInfo; dy: TensorInfo }, ConvBackpropAttrs>(
+    kernelName,
+    ({ inputs: { x, dy }, backend, attrs }) => {
+      if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+      const filterShape = attrs.filterShape!;
+      if (depthwise && !depthwiseOk(x.shape, filterShape, attrs, true)) return null;
+      const info = conv2DInfo(x.shape, filterShape, { ...attrs, dilations: 1 }, depthwise);
+      const plan = convPlan(info, depthwise);
+      const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [x, dy]);
+      if (!plan || !v) return null;
+      return nativeOutput(backend, filterShape, 'float32', (out) =>
+        kernels()[kernelName](out, {
+          x: v[0],
+          xShape: x.shape,
+          dy: v[1],
+          dyShape: dy.shape,
+          filterShape: nativeFilterShape(filterShape, depthwise),
+          ...plan,
+        }),
+      );
+    },
+  );
+}
+
+/** The input's gradient (Conv2DBackpropInput, also tfjs's conv2dTranspose; DepthwiseConv2dNativeBackpropInput). */
+export function convBackpropInputKernel(
+  kernelName: 'Conv2DBackpropInput' | 'DepthwiseConv2dNativeBackpropInput',
+  depthwise: boolean,
+): KernelConfig {
+  return torchKernel<{ dy: TensorInfo; filter: TensorInfo }, ConvBackpropAttrs>(
+    kernelName,
+    ({ inputs: { dy, filter }, backend, attrs }) => {
+      if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+      const inputShape = attrs.inputShape!;
+      if (depthwise && !depthwiseOk(inputShape, filter.shape, attrs, true)) return null;
+      const info = conv2DInfo(inputShape, filter.shape, { ...attrs, dilations: 1 }, depthwise);
+      const plan = convPlan(info, depthwise);
+      const v = plan && util.arraysEqual(dy.shape, info.outShape) && allValues(backend, [dy, filter]);
+      if (!plan || !v) return null;
+      return nativeOutput(backend, inputShape, 'float32', (out) =>
+        kernels()[kernelName](out, {
+          dy: v[0],
+          dyShape: dy.shape,
+          filter: v[1],
+          filterShape: nativeFilterShape(filter.shape, depthwise),
+          inputShape,
+          ...plan,
+        }),
+      );
+    },
+  );
 }
 
 /** Activations that the native fused kernels apply (tfjs's 'prelu' needs its weights: the cpu kernel runs it). */

@@ -16,13 +16,18 @@ import { conv2DConfig } from './kernels/Conv2D.js';
 import { conv2DBackpropFilterConfig } from './kernels/Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './kernels/Conv2DBackpropInput.js';
 import { cosConfig } from './kernels/Cos.js';
+import { depthwiseConv2dNativeConfig } from './kernels/DepthwiseConv2dNative.js';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './kernels/DepthwiseConv2dNativeBackpropFilter.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './kernels/DepthwiseConv2dNativeBackpropInput.js';
 import { eluConfig } from './kernels/Elu.js';
 import { equalConfig } from './kernels/Equal.js';
 import { erfConfig } from './kernels/Erf.js';
 import { expConfig } from './kernels/Exp.js';
 import { expm1Config } from './kernels/Expm1.js';
 import { floorConfig } from './kernels/Floor.js';
+import { fusedBatchNormConfig } from './kernels/FusedBatchNorm.js';
 import { fusedConv2DConfig } from './kernels/FusedConv2D.js';
+import { fusedDepthwiseConv2DConfig } from './kernels/FusedDepthwiseConv2D.js';
 import { gatherV2Config } from './kernels/GatherV2.js';
 import { greaterConfig } from './kernels/Greater.js';
 import { greaterEqualConfig } from './kernels/GreaterEqual.js';
@@ -43,6 +48,7 @@ import { minimumConfig } from './kernels/Minimum.js';
 import { multiplyConfig } from './kernels/Multiply.js';
 import { negConfig } from './kernels/Neg.js';
 import { notEqualConfig } from './kernels/NotEqual.js';
+import { padV2Config } from './kernels/PadV2.js';
 import { powConfig } from './kernels/Pow.js';
 import { prodConfig } from './kernels/Prod.js';
 import { realDivConfig } from './kernels/RealDiv.js';
@@ -54,6 +60,7 @@ import { rsqrtConfig } from './kernels/Rsqrt.js';
 import { selectConfig } from './kernels/Select.js';
 import { sigmoidConfig } from './kernels/Sigmoid.js';
 import { sinConfig } from './kernels/Sin.js';
+import { sliceConfig } from './kernels/Slice.js';
 import { softmaxConfig } from './kernels/Softmax.js';
 import { sqrtConfig } from './kernels/Sqrt.js';
 import { squareConfig } from './kernels/Square.js';
@@ -81,13 +88,18 @@ export const nativeKernelConfigs: KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   cosConfig,
+  depthwiseConv2dNativeConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
   eluConfig,
   equalConfig,
   erfConfig,
   expConfig,
   expm1Config,
   floorConfig,
+  fusedBatchNormConfig,
   fusedConv2DConfig,
+  fusedDepthwiseConv2DConfig,
   gatherV2Config,
   greaterConfig,
   greaterEqualConfig,
@@ -108,6 +120,7 @@ export const nativeKernelConfigs: KernelConfig[] = [
   multiplyConfig,
   negConfig,
   notEqualConfig,
+  padV2Config,
   powConfig,
   prodConfig,
   realDivConfig,
@@ -119,6 +132,7 @@ export const nativeKernelConfigs: KernelConfig[] = [
   selectConfig,
   sigmoidConfig,
   sinConfig,
+  sliceConfig,
   softmaxConfig,
   sqrtConfig,
   squareConfig,
