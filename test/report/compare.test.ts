@@ -155,8 +155,8 @@ test('the CLI has compare and report, and rejects unknown frameworks or models',
     /comma-separated list of keras, pytorch/,
   );
   await assert.rejects(
-    program.parseAsync(['node', 'fmnist', 'compare', '--models', 'dense,resnet']),
-    /got 'dense,resnet'/,
+    program.parseAsync(['node', 'fmnist', 'compare', '--models', 'dense,vgg']),
+    /got 'dense,vgg'/,
   );
 });
 

@@ -249,7 +249,7 @@ describe('makeConfig', () => {
   test('rejects bad values with one message listing every problem', () => {
     const bad: [Record<string, unknown>, RegExp][] = [
       [{ framework: 'jax' }, /framework must be one of pytorch, keras \(got "jax"\)/],
-      [{ model: 'resnet' }, /model must be one of dense, cnn \(got "resnet"\)/],
+      [{ model: 'vgg' }, /model must be one of dense, cnn, cnn-bn, resnet, mobilenet \(got "vgg"\)/],
       [{ epochs: 0 }, /epochs must be an integer >= 1 \(got 0\)/],
       [{ epochs: 2.5 }, /epochs must be an integer >= 1/],
       [{ epochs: '3' }, /epochs must be an integer >= 1 \(got "3"\)/],
