@@ -154,10 +154,7 @@ test('the CLI has compare and report, and rejects unknown frameworks or models',
     program.parseAsync(['node', 'fmnist', 'compare', '--frameworks', 'tensorflow']),
     /comma-separated list of keras, pytorch/,
   );
-  await assert.rejects(
-    program.parseAsync(['node', 'fmnist', 'compare', '--models', 'dense,vgg']),
-    /got 'dense,vgg'/,
-  );
+  await assert.rejects(program.parseAsync(['node', 'fmnist', 'compare', '--models', 'dense,vgg']), /got 'dense,vgg'/);
 });
 
 test('the child `fmnist train` gets exactly the config compare built', async () => {
