@@ -14,4 +14,4 @@ export async function loadEngine(framework: string): Promise<Engine> {
   throw new Error(`unknown framework '${framework}' (known: ${FRAMEWORKS.join(', ')})`);
 }
 
-export type { Engine, EngineModel, EngineOptions, StepResult } from './types.js';
+export type { Engine, EngineModel, EngineOptions, OptimizerSpec, StepResult } from './types.js';

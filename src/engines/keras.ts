@@ -7,6 +7,7 @@ import { useTorchBackend } from '../tfjs-backend/index.js';
 import { getNumThreads, libtorchVersion, setNumThreads } from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { fileHandler, MODEL_JSON } from './keras-io.js';
+import { makeKerasOptimizer } from './keras-optimizers.js';
 import { withSeededMathRandom } from './keras-seed.js';
 import type { Engine, EngineModel, EngineOptions, StepResult } from './types.js';
 
@@ -54,6 +55,7 @@ class KerasModel implements EngineModel {
   constructor(
     readonly model: tfl.LayersModel,
     private readonly optimizer: tf.Optimizer | null,
+    private readonly labelSmoothing = 0,
   ) {
     this.params = trainableParams(model);
     this.definition = kerasDefinition(model);
@@ -66,16 +68,21 @@ class KerasModel implements EngineModel {
   }
 
   setLearningRate(lr: number): void {
-    // tfjs's Adam reads its learningRate field on every step.
+    // tfjs's optimizers read their learningRate field on every step.
     (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
   }
 
   async trainStep(images: Float32Array, labels: Uint8Array, n: number): Promise<StepResult> {
     if (!this.optimizer) throw new Error('keras: this model was loaded for inference and is not compiled');
-    const [x, y] = tf.tidy(() => [
-      tf.tensor4d(images.subarray(0, n * 784), [n, 28, 28, 1]),
-      tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(0, n)), 'int32'), 10), 'float32'),
-    ]);
+    const e = this.labelSmoothing;
+    const [x, y] = tf.tidy(() => {
+      const onehot = tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(0, n)), 'int32'), 10), 'float32');
+      // smoothed targets make categorical cross-entropy equal PyTorch's label_smoothing loss
+      return [
+        tf.tensor4d(images.subarray(0, n * 784), [n, 28, 28, 1]),
+        e ? tf.add(tf.mul(onehot, 1 - e), e / 10) : onehot,
+      ];
+    });
     try {
       const [loss, acc] = (await this.model.trainOnBatch(x, y)) as number[];
       return { loss, correct: Math.round(acc * n) };
@@ -136,9 +143,9 @@ export const kerasEngine: Engine = {
     await useTorchBackend();
     setNumThreads(opts.threads);
     const model = spec.keras(tfl);
-    const optimizer = tf.train.adam(opts.lr);
+    const optimizer = makeKerasOptimizer(opts.optimizer);
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    return new KerasModel(model, optimizer);
+    return new KerasModel(model, optimizer, opts.labelSmoothing);
   },
 
   async load(dir: string) {

@@ -1,11 +1,11 @@
-// The PyTorch engine: fmnist's torch API (libtorch) behind the loop's adapter. Adam and cross-entropy, as
-// pytorch/examples' mnist/main.py; the model is saved as a state_dict with Python's keys (model.pt).
+// The PyTorch engine: fmnist's torch API (libtorch) behind the loop's adapter: torch.optim's update rules and
+// cross-entropy (with label smoothing); the model is saved as a state_dict with Python's keys (model.pt).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { writeFileAtomic } from '../util/fsutil.js';
-import type { Engine, EngineModel, EngineOptions, StepResult } from './types.js';
+import type { Engine, EngineModel, EngineOptions, OptimizerSpec, StepResult } from './types.js';
 
 const F = torch.nn.functional;
 export const MODEL_PT = 'model.pt';
@@ -13,24 +13,41 @@ export const MODEL_PT = 'model.pt';
 const images = (x: Float32Array, n: number) => torch.fromTypedArray(x.subarray(0, n * 784), [n, 1, 28, 28]);
 const labels = (y: Uint8Array, n: number) => torch.fromTypedArray(y.subarray(0, n), [n], 'int64');
 
+/** torch.optim's optimizer for `o`, over the model's parameters. */
+export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): torch.optim.Optimizer {
+  const { lr, weightDecay } = o;
+  switch (o.name) {
+    case 'sgd':
+      return new torch.optim.SGD(params, { lr, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0, weightDecay });
+    case 'adam':
+      return new torch.optim.Adam(params, { lr, weightDecay });
+    case 'adamw':
+      return new torch.optim.AdamW(params, { lr, weightDecay });
+    case 'radam':
+      throw new Error('pytorch: radam is not implemented yet');
+  }
+}
+
 class PytorchModel implements EngineModel {
   readonly params: number;
   readonly engine: Record<string, string>;
   readonly modelFile = MODEL_PT;
   readonly definition: string;
-  private opt: InstanceType<typeof torch.optim.Adam> | null = null;
+  private opt: torch.optim.Optimizer | null = null;
   private best: Map<string, torch.Tensor> | null = null;
   private steps = 0;
+  private readonly labelSmoothing: number;
 
   constructor(
     readonly model: torch.nn.Module,
     spec: ModelSpec,
-    lr?: number,
+    opts?: EngineOptions,
   ) {
     this.params = model.numParameters();
     this.engine = { libtorch: torch.libtorchVersion, threads: String(torch.getNumThreads()) };
     this.definition = spec.definition ?? `${spec.id}: see model.py`;
-    if (lr !== undefined) this.opt = new torch.optim.Adam(model.parameters(), { lr });
+    if (opts) this.opt = makeTorchOptimizer(model.parameters(), opts.optimizer);
+    this.labelSmoothing = opts?.labelSmoothing ?? 0;
   }
 
   setLearningRate(lr: number): void {
@@ -49,7 +66,7 @@ class PytorchModel implements EngineModel {
       const yb = labels(y, n);
       opt.zeroGrad();
       const logits = this.model.call(images(x, n));
-      const loss = F.crossEntropy(logits, yb);
+      const loss = F.crossEntropy(logits, yb, { labelSmoothing: this.labelSmoothing });
       loss.backward();
       opt.step();
       return { loss: loss.item(), correct: torch.noGrad(() => logits.argmax(1).eq(yb).sum().item()) };
@@ -139,7 +156,7 @@ export const pytorchEngine: Engine = {
 
   async build(spec: ModelSpec, opts: EngineOptions) {
     torch.setNumThreads(opts.threads);
-    return new PytorchModel(spec.pytorch(torch), spec, opts.lr);
+    return new PytorchModel(spec.pytorch(torch), spec, opts);
   },
 
   async load(dir: string, modelFile: string, spec: ModelSpec | undefined) {

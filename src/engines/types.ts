@@ -3,9 +3,23 @@
 // and the run folder; an engine only builds, steps, evaluates, predicts, snapshots and saves its framework's model.
 import type { ModelSpec } from '../models/index.js';
 
-export interface EngineOptions {
-  /** The initial learning rate (the loop sets each epoch's with setLearningRate). */
+/** Which update rule, with PyTorch's meaning for every field (torch.optim), in both frameworks. */
+export interface OptimizerSpec {
+  name: 'sgd' | 'adam' | 'adamw' | 'radam';
+  /** The initial learning rate (the loop sets each step's with setLearningRate). */
   lr: number;
+  /** SGD only. */
+  momentum: number;
+  /** SGD only: Nesterov momentum. */
+  nesterov: boolean;
+  /** sgd, adam, radam: L2 added to the gradient (coupled); adamw: decoupled, p -= lr * wd * p. */
+  weightDecay: number;
+}
+
+export interface EngineOptions {
+  optimizer: OptimizerSpec;
+  /** Label smoothing of the training cross-entropy (PyTorch's label_smoothing): targets (1-e)*onehot + e/10. */
+  labelSmoothing: number;
   /** libtorch intra-op threads. */
   threads: number;
 }
@@ -25,6 +39,7 @@ export interface EngineModel {
   readonly engine: Record<string, string>;
   readonly modelFile: string;
   readonly definition: string;
+  /** Called before every optimizer step with that step's learning rate. */
   setLearningRate(lr: number): void;
   /** One optimizer step on one batch, in training mode. */
   trainStep(images: Float32Array, labels: Uint8Array, n: number): Promise<StepResult>;

@@ -8,6 +8,7 @@ export const cnnBn: ModelSpec = {
   label: 'CNN + BN',
   description: "the seed's CNN with BatchNorm after each convolution and the dense layer (BN replaces the biases)",
   defaultEpochs: 20,
+  recipe: 'modern',
   python: new URL('./cnn-bn.py', import.meta.url),
 
   pytorch: (torch) => {

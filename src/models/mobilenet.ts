@@ -20,6 +20,7 @@ export const mobilenet: ModelSpec = {
   description:
     'MobileNet-style: stem 32, five depthwise-separable blocks (64/64/128/128/256, two stride 2), GAP, linear',
   defaultEpochs: 20,
+  recipe: 'modern',
   python: new URL('./mobilenet.py', import.meta.url),
 
   pytorch: (torch) => {

@@ -13,6 +13,7 @@ export const resnet: ModelSpec = {
   label: 'ResNet',
   description: 'residual net: stem 24, three stages 32/128/128 (conv, pool, BN, ReLU, residual block), GAP, linear',
   defaultEpochs: 15,
+  recipe: 'modern',
   python: new URL('./resnet.py', import.meta.url),
 
   pytorch: (torch) => {

@@ -18,6 +18,8 @@ export interface ModelSpec {
   readonly description: string;
   /** Default `--epochs` (early stopping may end sooner). */
   readonly defaultEpochs: number;
+  /** Default `--recipe` (src/runs/recipes.ts); 'seed' when absent. */
+  readonly recipe?: 'seed' | 'modern';
   /** The PyTorch model, with Python's state_dict keys, so that model.py loads our model.pt strictly. */
   pytorch(torch: Torch): TorchApi.nn.Module;
   /** The same layers in tfjs Layers, uncompiled, on NHWC [n, 28, 28, 1] input, ending in a softmax. */

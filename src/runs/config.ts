@@ -3,9 +3,10 @@
 // The defaults reach the seed's accuracy (CNN >= 0.915, dense >= 0.878) on both frameworks.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { FRAMEWORKS, type Framework } from '../engines/index.js';
+import { FRAMEWORKS, type EngineOptions, type Framework } from '../engines/index.js';
 import { MODEL_IDS, getModel } from '../models/index.js';
-import { cosineLr } from '../util/schedules.js';
+import { cosineLr, oneCycleLr } from '../util/schedules.js';
+import { RECIPES, RECIPE_NAMES, type Recipe, type RecipeName } from './recipes.js';
 
 export type { Framework } from '../engines/index.js';
 /** A model id from the registry (src/models). */
@@ -32,21 +33,62 @@ const num = (lo: number, hi: number, loOpen = false) => ({
   must: `a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`,
 });
 
-export const LR_SCHEDULES = ['cosine', 'constant'] as const;
+export const LR_SCHEDULES = ['constant', 'cosine', 'onecycle'] as const;
+export const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'radam'] as const;
+const AUGMENT = ['crop', 'flip', 'erase'] as const;
+const bool = { schema: z.boolean(), must: 'true or false' };
+/** 'none' or a comma list; the CLI hands the string, a config file or test may hand the array. */
+const augmentList = {
+  schema: z.preprocess(
+    (v) => (typeof v === 'string' ? (v === 'none' || v === '' ? [] : v.split(',').map((s) => s.trim())) : v),
+    z.array(z.enum(AUGMENT)).refine((a) => new Set(a).size === a.length),
+  ),
+  must: `'none' or a comma list of ${AUGMENT.join(', ')}`,
+};
 
 /** Every key of the config, in run.json's order. Defaults that depend on the model are filled by makeConfig. */
 export const CONFIG_FIELDS = {
   framework: { ...oneOf(FRAMEWORKS), help: 'which implementation', arg: '<name>' },
   model: { ...oneOf(MODEL_IDS), help: 'which network, from `fmnist models`', arg: '<id>' },
+  recipe: { ...oneOf(RECIPE_NAMES), help: 'named defaults for the optimizer, schedule, regularizers and augmentation',
+    defaultText: "the model's (seed for dense and cnn, modern for the rest)", arg: '<name>' },
   epochs: { ...int(1), help: 'most epochs to run; early stopping may end sooner',
     defaultText: "the model's", arg: '<n>' },
-  batchSize: { ...int(1), help: 'mini-batch size', arg: '<n>' },
-  lr: { ...num(0, 10, true), help: 'Adam learning rate', arg: '<x>' },
+  batchSize: { ...int(1), help: 'mini-batch size', defaultText: "the recipe's", arg: '<n>' },
+  optimizer: { ...oneOf(OPTIMIZERS), help: 'the update rule', defaultText: "the recipe's", arg: '<name>' },
+  lr: { ...num(0, 10, true), help: 'peak learning rate', defaultText: "the recipe's", arg: '<x>' },
+  momentum: { ...num(0, 0.999), help: "SGD's momentum", defaultText: "the recipe's", arg: '<x>' },
+  nesterov: { ...bool, help: 'Nesterov momentum for SGD (--no-nesterov turns it off)', defaultText: "the recipe's" },
+  weightDecay: {
+    ...num(0, 1),
+    help: 'weight decay: added to the gradient (sgd, adam, radam) or decoupled (adamw), as torch.optim',
+    defaultText: "the recipe's",
+    arg: '<x>',
+  },
   lrSchedule: {
     ...oneOf(LR_SCHEDULES),
-    help: "learning-rate schedule over the epochs: 'cosine' decays to 0, 'constant' keeps it",
+    help: "'cosine' decays to 0 epoch by epoch, 'onecycle' rises over the warm-up then anneals per step, 'constant' keeps it",
+    defaultText: "the recipe's",
     arg: '<name>',
   },
+  warmupEpochs: {
+    ...num(0, 1000),
+    help: 'epochs of linear warm-up from 0 to the peak, per step (onecycle: its rising phase)',
+    defaultText: "the recipe's",
+    arg: '<x>',
+  },
+  labelSmoothing: { ...num(0, 0.5), help: 'label smoothing of the training loss', defaultText: "the recipe's", arg: '<x>' },
+  ema: {
+    ...num(0, 0.99999),
+    help: 'keep an exponential moving average of the weights with this decay, and evaluate and save it; 0 = off',
+    defaultText: "the recipe's",
+    arg: '<decay>',
+  },
+  augment: { ...augmentList, help: "training augmentation: 'none' or a comma list of crop, flip, erase",
+    defaultText: "the recipe's", arg: '<list>' },
+  cropPad: { ...int(0), schema: z.number().int().min(0).max(8), must: 'an integer in [0, 8]',
+    help: "largest shift in pixels for 'crop' (zero padding, then a random 28x28 crop)", defaultText: "the recipe's", arg: '<n>' },
+  eraseP: { ...num(0, 1), help: "probability of erasing a random rectangle per image, for 'erase'", defaultText: "the recipe's", arg: '<p>' },
   seed: { ...int(0), help: 'random seed for split, shuffling, init and dropout', arg: '<n>' },
   valSplit: {
     ...num(0, 0.9),
@@ -77,17 +119,13 @@ export function defaultText(k: Key): string {
 export type ConfigKey = keyof typeof CONFIG_FIELDS;
 type Key = ConfigKey;
 
-export interface TrainConfig {
+export interface TrainConfig extends Recipe {
   framework: Framework;
   model: Arch;
+  /** The named defaults the optimizer, schedule, regularization and augmentation keys started from. */
+  recipe: RecipeName;
   /** Upper bound; early stopping usually ends sooner. Default: the model's `defaultEpochs`. */
   epochs: number;
-  /** Mini-batch size. */
-  batchSize: number;
-  /** Adam's (initial) learning rate. */
-  lr: number;
-  /** 'cosine' decays the learning rate to 0 over `epochs` (per epoch); 'constant' keeps it. */
-  lrSchedule: (typeof LR_SCHEDULES)[number];
   /** Seeds the split, the shuffling, dropout and the initial weights. */
   seed: number;
   /** Fraction of the training set held out for validation (stratified). 0 trains on all 60,000. */
@@ -105,15 +143,18 @@ export interface TrainConfig {
   out: string;
 }
 
-/** The defaults for a framework and model. */
-export function defaultConfig(framework: Framework, model: Arch): TrainConfig {
+/** The recipe a model trains with unless --recipe says otherwise. */
+export const defaultRecipe = (model: Arch): RecipeName => getModel(model).recipe ?? 'seed';
+
+/** The defaults for a framework and model: the model's epochs, the recipe's values, then the job's own. */
+export function defaultConfig(framework: Framework, model: Arch, recipe: RecipeName = defaultRecipe(model)): TrainConfig {
   return {
     framework,
     model,
+    recipe,
     epochs: getModel(model).defaultEpochs,
-    batchSize: 64,
-    lr: 1e-3,
-    lrSchedule: 'cosine',
+    ...RECIPES[recipe],
+    augment: [...RECIPES[recipe].augment],
     seed: 42,
     valSplit: 0.1,
     patience: 5,
@@ -143,10 +184,48 @@ export function makeConfig(overrides: Record<string, unknown>): TrainConfig {
     throw new Error(`invalid config: ${[...new Set(errors)].join('; ')}`);
   }
   const v = r.data as Partial<TrainConfig>;
-  return { ...defaultConfig(v.framework ?? 'pytorch', v.model ?? 'cnn'), ...v };
+  return { ...defaultConfig(v.framework ?? 'pytorch', v.model ?? 'cnn', v.recipe), ...v };
 }
 
-/** The learning rate for a 1-based epoch under the config's schedule. */
-export function lrForEpoch(cfg: TrainConfig, epoch: number): number {
-  return cfg.lrSchedule === 'constant' ? cfg.lr : cosineLr(cfg.lr, epoch - 1, cfg.epochs);
+/** What the engine needs from the config to build a trainable model. */
+export function engineOptions(cfg: TrainConfig): EngineOptions {
+  return {
+    optimizer: {
+      name: cfg.optimizer,
+      lr: cfg.lr,
+      momentum: cfg.momentum,
+      nesterov: cfg.nesterov,
+      weightDecay: cfg.weightDecay,
+    },
+    labelSmoothing: cfg.labelSmoothing,
+    threads: cfg.threads,
+  };
+}
+
+/** The keys where `cfg` departs from its recipe: what the user overrode. run.json records them. */
+export function recipeOverrides(cfg: TrainConfig): Partial<Recipe> {
+  const base = RECIPES[cfg.recipe];
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(base) as (keyof Recipe)[])
+    if (JSON.stringify(cfg[k]) !== JSON.stringify(base[k])) out[k] = cfg[k];
+  return out as Partial<Recipe>;
+}
+
+/**
+ * The learning rate for optimizer step `step` (0-based) of epoch `epoch` (1-based), with `stepsPerEpoch` steps
+ * an epoch. 'cosine' steps once per epoch, as the seed did (so its runs are unchanged), after a per-step
+ * linear warm-up; 'onecycle' is per step (its rise is the warm-up, or 30% of the steps when there is none).
+ */
+export function lrAt(cfg: TrainConfig, epoch: number, step: number, stepsPerEpoch: number): number {
+  const t = (epoch - 1) * stepsPerEpoch + step;
+  const warm = Math.round(cfg.warmupEpochs * stepsPerEpoch);
+  if (cfg.lrSchedule === 'onecycle') {
+    const total = cfg.epochs * stepsPerEpoch;
+    const pctStart = warm > 0 ? Math.min(1, warm / total) : 0.3;
+    return oneCycleLr(cfg.lr, t, total, { pctStart });
+  }
+  if (t < warm) return (cfg.lr * (t + 1)) / warm;
+  if (cfg.lrSchedule === 'constant') return cfg.lr;
+  const w = Math.ceil(cfg.warmupEpochs);
+  return cosineLr(cfg.lr, Math.max(0, epoch - 1 - w), Math.max(1, cfg.epochs - w));
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic, readJson } from '../util/fsutil.js';
 import type { TrainConfig, Framework, Arch } from './config.js';
+import type { Recipe } from './recipes.js';
 import { pythonSource, type ModelSpec } from '../models/index.js';
 import { evaluateProbs, type ClassMetrics, type Averages, type ReliabilityBin } from './metrics.js';
 
@@ -27,6 +28,8 @@ export interface RunInfo {
   model: Arch;
   params: number;
   config: TrainConfig;
+  /** The recipe the config started from, its values, and the keys the user overrode (absent in older runs). */
+  recipe?: { name: string; values: Recipe; overrides: Partial<Recipe> };
   engine: Record<string, string>;
   /**
    * @deprecated A one-line description of the model (a Python expression for the seed's PyTorch models, the

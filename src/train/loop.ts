@@ -4,9 +4,11 @@
 // engine (src/engines): build, step, evaluate, predict, snapshot, save.
 import { availableParallelism } from 'node:os';
 import { CLASS_NAMES, BatchIterator, gatherBatch } from '../data/index.js';
+import { Augmenter } from '../data/augment.js';
 import { loadEngine, type EngineModel } from '../engines/index.js';
 import { getModel, type ModelSpec } from '../models/index.js';
-import { lrForEpoch, type TrainConfig } from '../runs/config.js';
+import { engineOptions, lrAt, recipeOverrides, type TrainConfig } from '../runs/config.js';
+import { RECIPES } from '../runs/recipes.js';
 import {
   rssMB,
   writeHistory,
@@ -27,7 +29,10 @@ export interface TrainResult {
 }
 
 export interface TrainHooks {
-  /** Changes a gathered training batch in place before the step: images are n x 784 floats in [0,1]. */
+  /**
+   * Changes a gathered training batch in place before the step, after the config's augmentation: images are
+   * n x 784 floats in [0,1].
+   */
   augment?: (images: Float32Array, labels: Uint8Array, n: number, epoch: number) => void;
 }
 
@@ -41,7 +46,7 @@ export async function train(
   const spec = getModel(cfg.model);
   const engine = await loadEngine(cfg.framework);
   return engine.seeded(cfg.seed, async () => {
-    const model = await engine.build(spec, { lr: cfg.lr, threads: cfg.threads });
+    const model = await engine.build(spec, engineOptions(cfg));
     try {
       return await fit(model, spec, cfg, data, log, hooks);
     } finally {
@@ -63,6 +68,7 @@ async function fit(
     model: cfg.model,
     params: model.params,
     config: cfg,
+    recipe: { name: cfg.recipe, values: RECIPES[cfg.recipe], overrides: recipeOverrides(cfg) },
     engine: model.engine,
     definition: model.definition,
     modelFile: model.modelFile,
@@ -81,6 +87,8 @@ async function fit(
 
   const train = data.train;
   const batches = new BatchIterator(train.count, cfg.batchSize, cfg.seed);
+  // training batches only: validation and test images are never augmented
+  const augmenter = new Augmenter({ augment: cfg.augment, cropPad: cfg.cropPad, eraseP: cfg.eraseP }, cfg.seed);
   const xb = new Float32Array(cfg.batchSize * 784);
   const yb = new Uint8Array(cfg.batchSize);
   const history: EpochRecord[] = [];
@@ -89,7 +97,6 @@ async function fit(
   let stale = 0;
 
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
-    model.setLearningRate(lrForEpoch(cfg, epoch));
     const bar = new ProgressBar(batches.numBatches, `epoch ${epoch}/${cfg.epochs}`);
     let seen = 0;
     let lossSum = 0;
@@ -99,7 +106,9 @@ async function fit(
     for (const idx of batches.epoch()) {
       gatherBatch(train, idx, xb, yb);
       const n = idx.length;
+      augmenter.apply(xb, n);
       hooks.augment?.(xb, yb, n, epoch);
+      model.setLearningRate(lrAt(cfg, epoch, done, batches.numBatches));
       const r = await model.trainStep(xb, yb, n);
       lossSum += r.loss * n;
       correct += r.correct;

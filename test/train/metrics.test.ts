@@ -213,17 +213,3 @@ describe('topConfusions', () => {
     );
   });
 });
-
-describe('learning-rate schedule', () => {
-  test('cosine starts at lr, decays monotonically and ends near 0; constant stays', async () => {
-    const { makeConfig, lrForEpoch } = await import('../../src/runs/config.js');
-    const cfg = makeConfig({ framework: 'pytorch', model: 'cnn', epochs: 10, lr: 0.01 });
-    const lrs = Array.from({ length: 10 }, (_, i) => lrForEpoch(cfg, i + 1));
-    assert.equal(lrs[0], 0.01);
-    for (let i = 1; i < 10; i++) assert.ok(lrs[i] < lrs[i - 1], `epoch ${i + 1}`);
-    assert.ok(lrs[9] < 0.0003 && lrs[9] > 0);
-    const flat = makeConfig({ framework: 'pytorch', model: 'cnn', epochs: 10, lr: 0.01, lrSchedule: 'constant' });
-    assert.equal(lrForEpoch(flat, 7), 0.01);
-    assert.throws(() => makeConfig({ lrSchedule: 'linear' }), /lrSchedule must be one of cosine, constant/);
-  });
-});

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { FRAMEWORKS, FRAMEWORK_NAMES, loadEngine } from '../../engines/index.js';
 import { MODELS } from '../../models/index.js';
+import { defaultConfig, engineOptions } from '../../runs/config.js';
 import { formatTable } from '../table.js';
 
 /** Builds each model in each framework to count its trainable parameters. */
@@ -11,7 +12,7 @@ export async function modelTable(): Promise<{ id: string; description: string; p
     const params: Record<string, number> = {};
     for (const f of FRAMEWORKS) {
       const engine = await loadEngine(f);
-      const m = await engine.seeded(0, () => engine.build(spec, { lr: 1e-3, threads: 1 }));
+      const m = await engine.seeded(0, () => engine.build(spec, { ...engineOptions(defaultConfig(f, spec.id)), threads: 1 }));
       params[f] = m.params;
       m.dispose();
     }

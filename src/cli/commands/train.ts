@@ -21,13 +21,19 @@ const number = (integer: boolean) => (v: string) => {
 
 /** The config's fields as flags: names, help and choices come from the schema in src/runs/config.ts. */
 export function configOptions(keys: readonly ConfigKey[]): Option[] {
-  return keys.map((k) => {
-    const f = CONFIG_FIELDS[k];
-    const o = new Option(`${flagName(k)} ${f.arg}`, `${f.help} (default: ${defaultText(k)})`);
+  return keys.flatMap((k) => {
+    const f: { help: string; arg?: string; schema: unknown; must: string } = CONFIG_FIELDS[k];
     const s = f.schema as { options?: string[]; def?: { type?: string }; format?: string | null };
-    if (s.options) return o.choices(s.options);
-    if (s.def?.type === 'number') return o.argParser(number(f.must.startsWith('an integer')));
-    return o;
+    // a boolean gets --x and --no-x, so that either can override a recipe
+    if (s.def?.type === 'boolean')
+      return [
+        new Option(flagName(k), `${f.help} (default: ${defaultText(k)})`),
+        new Option(flagName(`no-${k}`)).hideHelp(),
+      ];
+    const o = new Option(`${flagName(k)} ${f.arg}`, `${f.help} (default: ${defaultText(k)})`);
+    if (s.options) return [o.choices(s.options)];
+    if (s.def?.type === 'number') return [o.argParser(number(f.must.startsWith('an integer')))];
+    return [o];
   });
 }
 
