@@ -4,7 +4,7 @@
 // engine (src/engines): build, step, evaluate, predict, snapshot, save.
 import { availableParallelism } from 'node:os';
 import { CLASS_NAMES, BatchIterator, gatherBatch } from '../data/index.js';
-import { Augmenter } from '../data/augment.js';
+import { Augmenter } from '../torch/augment.js';
 import { loadEngine, type EngineModel } from '../engines/index.js';
 import { getModel, type ModelSpec } from '../models/index.js';
 import { engineOptions, lrAt, recipeOverrides, type TrainConfig } from '../runs/config.js';

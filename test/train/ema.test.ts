@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { loadEngine, emaDecayAt, type EngineModel } from '../../src/engines/index.js';
 import { getModel } from '../../src/models/index.js';
 import { defaultConfig, engineOptions } from '../../src/runs/config.js';
-import { RandomStream } from '../../src/data/augment.js';
+import { RandomStream } from '../../src/torch/augment.js';
 import type * as torch from '../../src/torch/index.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 

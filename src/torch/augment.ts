@@ -2,8 +2,8 @@
 // gathered Float32Array batch before the engine sees it, so both frameworks train on the same pixels. Only the
 // per-image parameters (a shift, a flip, an erase rectangle: a handful of numbers per image) are drawn in JS,
 // from a seeded stream whose state is one integer. Test-time augmentation uses the same transform with fixed
-// parameters (viewBatch). Not exported from src/data/index.ts: it loads libtorch.
-import * as torch from '../torch/index.js';
+// parameters (viewBatch). Layer 3, over the Tensor API.
+import * as torch from './index.js';
 
 export const AUGMENTATIONS = ['crop', 'flip', 'erase'] as const;
 export type Augmentation = (typeof AUGMENTATIONS)[number];

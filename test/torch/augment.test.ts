@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyViews, emptyViews, viewBatch, Augmenter, RandomStream, type Views } from '../../src/data/augment.js';
+import { applyViews, emptyViews, viewBatch, Augmenter, RandomStream, type Views } from '../../src/torch/augment.js';
 
 /** The transform, pixel by pixel: shift (zero fill), flip first, then erase. */
 function reference(images: Float32Array, n: number, v: Views): Float32Array {
