@@ -69,8 +69,13 @@ export async function loadReportImages(
 /** The `fmnist train` arguments that reproduce `cfg` exactly: every key of the config, as its flag. */
 export function trainArgs(cfg: TrainConfig): string[] {
   const args = ['train'];
-  for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[])
-    if (k !== 'dataDir' || cfg.dataDir) args.push(flagName(k), String(cfg[k]));
+  for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[]) {
+    const v = cfg[k];
+    if (k === 'dataDir' && !cfg.dataDir) continue;
+    if (typeof v === 'boolean') args.push(flagName(v ? k : `no-${k}`));
+    else if (Array.isArray(v)) args.push(flagName(k), v.length ? v.join(',') : 'none');
+    else args.push(flagName(k), String(v));
+  }
   return args;
 }
 
@@ -131,8 +136,13 @@ const isUnavailable = (e: unknown) => /not available yet/i.test((e as Error)?.me
 
 /** Settings of an existing run that differ from what this compare asked for, e.g. "limit 1000 (asked 0)". */
 export function configDifferences(had: TrainConfig, want: TrainConfig): string[] {
-  const keys = ['epochs', 'limit', 'testLimit', 'seed', 'batchSize', 'lr', 'valSplit'] as const;
-  return keys.filter((k) => had[k] !== want[k]).map((k) => `${k} ${had[k]} (asked ${want[k]})`);
+  const keys = ['epochs', 'limit', 'testLimit', 'seed', 'batchSize', 'lr', 'valSplit', 'recipe', 'optimizer', 'augment'] as const;
+  // runs from before recipes have no recipe key: they were the seed's
+  const old: Partial<TrainConfig> = { recipe: 'seed', optimizer: 'adam', augment: [] };
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') || 'none' : String(v));
+  return keys
+    .filter((k) => JSON.stringify(had[k] ?? old[k]) !== JSON.stringify(want[k]))
+    .map((k) => `${k} ${show(had[k] ?? old[k])} (asked ${show(want[k])})`);
 }
 
 export async function runCompare(opts: CompareOptions, deps: Partial<CompareDeps> = {}): Promise<CompareResult> {
