@@ -18,13 +18,18 @@ export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): to
   const { lr, weightDecay } = o;
   switch (o.name) {
     case 'sgd':
-      return new torch.optim.SGD(params, { lr, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0, weightDecay });
+      return new torch.optim.SGD(params, {
+        lr,
+        momentum: o.momentum,
+        nesterov: o.nesterov && o.momentum > 0,
+        weightDecay,
+      });
     case 'adam':
       return new torch.optim.Adam(params, { lr, weightDecay });
     case 'adamw':
       return new torch.optim.AdamW(params, { lr, weightDecay });
     case 'radam':
-      throw new Error('pytorch: radam is not implemented yet');
+      return new torch.optim.RAdam(params, { lr, weightDecay });
   }
 }
 
