@@ -18,12 +18,7 @@ export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): to
   const { lr, weightDecay } = o;
   switch (o.name) {
     case 'sgd':
-      return new torch.optim.SGD(params, {
-        lr,
-        momentum: o.momentum,
-        nesterov: o.nesterov && o.momentum > 0,
-        weightDecay,
-      });
+      return new torch.optim.SGD(params, { lr, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0, weightDecay });
     case 'adam':
       return new torch.optim.Adam(params, { lr, weightDecay });
     case 'adamw':
