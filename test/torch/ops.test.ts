@@ -35,6 +35,8 @@ interface OptimConfig {
   traj: TensorRec[];
   /** The learning rate set before each step, where it changes every step. */
   lrs?: number[];
+  /** This run's own gradients (optim.grads scaled down), where it has them. */
+  grads?: TensorRec[];
 }
 interface Reference {
   torch: string;
@@ -239,7 +241,8 @@ describe('optimizer trajectories match torch.optim (foreach=False)', () => {
       const opt = make(cfg.kind, p, cfg.opts);
       try {
         for (let step = 0; step < steps; step++) {
-          const g = optim.grads[step % optim.grads.length];
+          const grads = cfg.grads ?? optim.grads;
+          const g = grads[step % grads.length];
           if (cfg.lrs) opt.lr = cfg.lrs[step];
           opt.zeroGrad();
           // d/dp sum(p * g) = g exactly: the synthetic gradient, set through autograd.
