@@ -24,7 +24,7 @@ export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): to
     case 'adamw':
       return new torch.optim.AdamW(params, { lr, weightDecay });
     case 'radam':
-      throw new Error('pytorch: radam is not implemented yet');
+      return new torch.optim.RAdam(params, { lr, weightDecay });
   }
 }
 

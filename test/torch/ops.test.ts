@@ -21,7 +21,7 @@ interface Case {
 }
 interface OptimConfig {
   name: string;
-  kind: 'SGD' | 'Adam' | 'AdamW';
+  kind: 'SGD' | 'Adam' | 'AdamW' | 'RAdam';
   opts: {
     lr: number;
     momentum?: number;
@@ -31,7 +31,12 @@ interface OptimConfig {
     betas?: [number, number];
     eps?: number;
   };
+  /** One parameter per step (the run lasts traj.length steps, reusing the gradients in turn). */
   traj: TensorRec[];
+  /** The learning rate set before each step, where it changes every step. */
+  lrs?: number[];
+  /** This run's own gradients (optim.grads scaled down), where it has them. */
+  grads?: TensorRec[];
 }
 interface Reference {
   torch: string;
@@ -202,25 +207,43 @@ describe(`ops and gradients match Python PyTorch ${ref.torch}`, () => {
 
 describe('optimizer trajectories match torch.optim (foreach=False)', () => {
   const { optim } = ref;
+  const make = (kind: OptimConfig['kind'], p: T, o: OptimConfig['opts']): torch.optim.Optimizer => {
+    const adamOpts = { lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weight_decay };
+    switch (kind) {
+      case 'SGD':
+        return new torch.optim.SGD([p], {
+          lr: o.lr,
+          momentum: o.momentum,
+          dampening: o.dampening,
+          weightDecay: o.weight_decay,
+          nesterov: o.nesterov,
+        });
+      case 'Adam':
+        return new torch.optim.Adam([p], adamOpts);
+      case 'AdamW':
+        return new torch.optim.AdamW([p], adamOpts);
+      case 'RAdam':
+        return new torch.optim.RAdam([p], adamOpts);
+    }
+  };
+
+  test('the fixture has the RAdam and per-step learning-rate runs', () => {
+    const names = optim.configs.map((c) => c.name);
+    for (const n of ['radam', 'radam_betas_wd', 'sgd_nesterov_lrs', 'adamw_lrs', 'radam_wd_lrs'])
+      assert.ok(names.includes(n), n);
+  });
+
   for (const cfg of optim.configs) {
-    test(`${cfg.name}: ${cfg.kind} ${JSON.stringify(cfg.opts)}, ${optim.steps} steps`, () => {
+    const steps = cfg.traj.length;
+    const sched = cfg.lrs ? ', lr set every step' : '';
+    test(`${cfg.name}: ${cfg.kind} ${JSON.stringify(cfg.opts)}, ${steps} steps${sched}`, () => {
       const p = fromRec(optim.p0).requiresGrad_(true);
-      const o = cfg.opts;
-      const adamOpts = { lr: o.lr, betas: o.betas, eps: o.eps, weightDecay: o.weight_decay };
-      const opt =
-        cfg.kind === 'SGD'
-          ? new torch.optim.SGD([p], {
-              lr: o.lr,
-              momentum: o.momentum,
-              dampening: o.dampening,
-              weightDecay: o.weight_decay,
-              nesterov: o.nesterov,
-            })
-          : cfg.kind === 'Adam'
-            ? new torch.optim.Adam([p], adamOpts)
-            : new torch.optim.AdamW([p], adamOpts);
+      const opt = make(cfg.kind, p, cfg.opts);
       try {
-        optim.grads.forEach((g, step) => {
+        for (let step = 0; step < steps; step++) {
+          const grads = cfg.grads ?? optim.grads;
+          const g = grads[step % grads.length];
+          if (cfg.lrs) opt.lr = cfg.lrs[step];
           opt.zeroGrad();
           // d/dp sum(p * g) = g exactly: the synthetic gradient, set through autograd.
           torch.tidy(() => p.mul(fromRec(g)).sum().backward());
@@ -235,7 +258,7 @@ describe('optimizer trajectories match torch.optim (foreach=False)', () => {
             rtol: 1e-6,
             atol: 1e-6,
           });
-        });
+        }
       } finally {
         p.dispose();
       }

@@ -113,3 +113,47 @@ export class AdamW extends Adam {
     super(params, opts, true);
   }
 }
+
+/**
+ * torch.optim.RAdam (1.13's `_single_tensor_radam`): Adam whose adaptive step is rectified by the variance of
+ * the approximated simple moving average; while that average is too short (rho_t <= 5) the step is plain
+ * momentum SGD with the bias-corrected first moment. Weight decay is coupled (added to the gradient).
+ */
+export class RAdam extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  private readonly expAvg: Tensor[];
+  private readonly expAvgSq: Tensor[];
+  private readonly steps: number[];
+  constructor(params: Tensor[], opts: AdamOptions = {}) {
+    super(params, opts.lr ?? 1e-3);
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.expAvg = params.map((p) => this.state(zerosLike(p)));
+    this.expAvgSq = params.map((p) => this.state(zerosLike(p)));
+    this.steps = params.map(() => 0);
+  }
+  protected update(p: Tensor, grad: Tensor, i: number): void {
+    const [b1, b2] = this.betas;
+    const step = ++this.steps[i];
+    const bc1 = 1 - b1 ** step;
+    const bc2 = 1 - b2 ** step;
+    const g = this.weightDecay ? grad.add(p, this.weightDecay) : grad;
+    const m = this.expAvg[i].mul_(b1).add_(g, 1 - b1);
+    const v = this.expAvgSq[i].mul_(b2).addcmul_(g, g, 1 - b2);
+    const mHat = m.div(bc1);
+    const rhoInf = 2 / (1 - b2) - 1;
+    const rhoT = rhoInf - (2 * step * b2 ** step) / bc2;
+    if (rhoT > 5) {
+      const rect = Math.sqrt(((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+      // torch: adaptive_lr = sqrt(bc2) / (sqrt(v) + eps), a float over a tensor, which Python evaluates as
+      // reciprocal() * float (pow(-1) is libtorch's reciprocal); then p -= m_hat * lr * adaptive_lr * rect.
+      const adaptiveLr = v.sqrt().add(this.eps).pow(-1).mul(Math.sqrt(bc2));
+      p.add_(mHat.mul(this.lr).mul(adaptiveLr).mul(rect), -1);
+    } else {
+      p.add_(mHat.mul(this.lr), -1);
+    }
+  }
+}
