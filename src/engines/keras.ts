@@ -96,7 +96,7 @@ class KerasModel implements EngineModel {
   }
 
   setLearningRate(lr: number): void {
-    // tfjs's optimizers read their learningRate field on every step.
+    // makeKerasOptimizer's optimizers re-read their learningRate field on every step (stock tfjs SGD/momentum do not).
     (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
   }
 

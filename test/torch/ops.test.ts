@@ -201,6 +201,13 @@ describe(`ops and gradients match Python PyTorch ${ref.torch}`, () => {
       assert.equal(i.mul(3).dtype, 'int64');
       i.add_(1).mul_(2);
       assert.deepEqual(values(i), [4, 6]);
+      // tensor + tensor on integers, with the default alpha (libtorch refuses a floating alpha there)
+      const j = torch.tensor([10, 20], { dtype: 'int64' });
+      assert.deepEqual(values(i.add(j)), [14, 26]);
+      assert.deepEqual(values(j.sub(i)), [6, 14]);
+      assert.equal(i.add(j).dtype, 'int64');
+      j.add_(i);
+      assert.deepEqual(values(j), [14, 26]);
     });
   });
 });
