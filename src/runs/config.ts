@@ -54,41 +54,37 @@ export const CONFIG_FIELDS = {
     defaultText: "the model's (seed for dense and cnn, modern for the rest)", arg: '<name>' },
   epochs: { ...int(1), help: 'most epochs to run; early stopping may end sooner',
     defaultText: "the model's", arg: '<n>' },
-  batchSize: { ...int(1), help: 'mini-batch size', defaultText: "the recipe's", arg: '<n>' },
-  optimizer: { ...oneOf(OPTIMIZERS), help: 'the update rule', defaultText: "the recipe's", arg: '<name>' },
-  lr: { ...num(0, 10, true), help: 'peak learning rate', defaultText: "the recipe's", arg: '<x>' },
-  momentum: { ...num(0, 0.999), help: "SGD's momentum", defaultText: "the recipe's", arg: '<x>' },
-  nesterov: { ...bool, help: 'Nesterov momentum for SGD (--no-nesterov turns it off)', defaultText: "the recipe's" },
+  batchSize: { ...int(1), help: 'mini-batch size', arg: '<n>' },
+  optimizer: { ...oneOf(OPTIMIZERS), help: 'the update rule', arg: '<name>' },
+  lr: { ...num(0, 10, true), help: 'peak learning rate', arg: '<x>' },
+  momentum: { ...num(0, 0.999), help: "SGD's momentum", arg: '<x>' },
+  nesterov: { ...bool, help: 'Nesterov momentum for SGD (--no-nesterov turns it off)' },
   weightDecay: {
     ...num(0, 1),
     help: 'weight decay: added to the gradient (sgd, adam, radam) or decoupled (adamw), as torch.optim',
-    defaultText: "the recipe's",
     arg: '<x>',
   },
   lrSchedule: {
     ...oneOf(LR_SCHEDULES),
     help: "'cosine' decays to 0 epoch by epoch, 'onecycle' rises over the warm-up then anneals per step, 'constant' keeps it",
-    defaultText: "the recipe's",
     arg: '<name>',
   },
   warmupEpochs: {
     ...num(0, 1000),
     help: 'epochs of linear warm-up from 0 to the peak, per step (onecycle: its rising phase)',
-    defaultText: "the recipe's",
     arg: '<x>',
   },
-  labelSmoothing: { ...num(0, 0.5), help: 'label smoothing of the training loss', defaultText: "the recipe's", arg: '<x>' },
+  labelSmoothing: { ...num(0, 0.5), help: 'label smoothing of the training loss', arg: '<x>' },
   ema: {
     ...num(0, 0.99999),
     help: 'keep an exponential moving average of the weights with this decay, and evaluate and save it; 0 = off',
-    defaultText: "the recipe's",
     arg: '<decay>',
   },
   augment: { ...augmentList, help: "training augmentation: 'none' or a comma list of crop, flip, erase",
-    defaultText: "the recipe's", arg: '<list>' },
+    arg: '<list>' },
   cropPad: { ...int(0), schema: z.number().int().min(0).max(8), must: 'an integer in [0, 8]',
-    help: "largest shift in pixels for 'crop' (zero padding, then a random 28x28 crop)", defaultText: "the recipe's", arg: '<n>' },
-  eraseP: { ...num(0, 1), help: "probability of erasing a random rectangle per image, for 'erase'", defaultText: "the recipe's", arg: '<p>' },
+    help: "largest shift in pixels for 'crop' (zero padding, then a random 28x28 crop)", arg: '<n>' },
+  eraseP: { ...num(0, 1), help: "probability of erasing a random rectangle per image, for 'erase'", arg: '<p>' },
   seed: { ...int(0), help: 'random seed for split, shuffling, init and dropout', arg: '<n>' },
   valSplit: {
     ...num(0, 0.9),
@@ -110,10 +106,16 @@ export const CONFIG_FIELDS = {
     defaultText: 'runs/<framework>-<model>', arg: '<dir>' },
 } satisfies Record<string, Field>;
 
-/** The default of a key as --help shows it. */
+/** The default of a key as --help shows it; a recipe's key shows each recipe's value. */
 export function defaultText(k: Key): string {
   const f: Field = CONFIG_FIELDS[k];
-  return f.defaultText ?? String(defaultConfig('pytorch', 'cnn')[k]);
+  if (f.defaultText) return f.defaultText;
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') || 'none' : String(v));
+  if (k in RECIPES.seed) {
+    const values = RECIPE_NAMES.map((r) => [r, show(RECIPES[r][k as keyof Recipe])]);
+    return new Set(values.map(([, v]) => v)).size === 1 ? values[0][1] : values.map(([r, v]) => `${r} ${v}`).join(', ');
+  }
+  return String(defaultConfig('pytorch', 'cnn')[k]);
 }
 
 export type ConfigKey = keyof typeof CONFIG_FIELDS;
