@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MODELS, MODEL_IDS, type ModelFlops, type ModelSpec } from '../src/models/index.js';
 import { defaultConfig } from '../src/runs/config.js';
+import { RECIPES } from '../src/runs/recipes.js';
 import { blasKind } from './blas.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -122,14 +123,16 @@ function fmnistEpoch(side: FmnistSide, spec: ModelSpec): number {
   const out = mkdtempSync(join(tmpdir(), 'fmnist-bench-'));
   const cfg = defaultConfig('pytorch', spec.id);
   try {
+    // the seed recipe (Adam, no augmentation) at the model's batch size: the same work as the Python reference
     const overrides = {
       framework: FRAMEWORK[side],
       model: spec.id,
+      recipe: 'seed',
       epochs: 1,
       valSplit: 0,
       threads,
       batchSize: cfg.batchSize,
-      lr: cfg.lr,
+      lr: RECIPES.seed.lr,
       limit,
       testLimit: 1000,
       out,
@@ -235,6 +238,9 @@ interface ModelResult {
   mfu: Record<Side, number | null>;
   /** Images per second in inference mode. */
   inference: Record<Side, Inference | null>;
+  /** Seconds the training augmentation takes per 60,000 images, and that over the fmnist PyTorch epoch. */
+  augmentSeconds: number | null;
+  augmentShare: number | null;
 }
 
 const report: Record<string, unknown> = {
@@ -329,7 +335,7 @@ if (want('models')) {
         '--batch-size',
         String(cfg.batchSize),
         '--lr',
-        String(cfg.lr),
+        String(RECIPES.seed.lr),
         ...(limit ? ['--limit', String(limit)] : []),
       ]).seconds;
     const pyInfer = (side: PythonSide) =>
@@ -382,6 +388,20 @@ if (want('models')) {
       ]),
     ) as Record<Side, number | null>;
 
+    // the training augmentation's cost, every transform on, at this model's batch size
+    const augment = attempt('augmentation', () =>
+      childJson<{ seconds: number }>('augmentation', process.execPath, [
+        '--import',
+        'tsx',
+        join(here, 'augment.ts'),
+        '--batch-size',
+        String(cfg.batchSize),
+        '--threads',
+        String(threads),
+      ]),
+    );
+    const augmentShare = augment && epochSeconds.fmnistPytorch ? augment.seconds / epochSeconds.fmnistPytorch : null;
+
     const result: ModelResult = {
       id: spec.id,
       label: spec.label,
@@ -401,8 +421,15 @@ if (want('models')) {
       goalMet,
       mfu,
       inference,
+      augmentSeconds: augment?.seconds ?? null,
+      augmentShare,
     };
     results.push(result);
+    if (augment)
+      console.log(
+        `  augmentation (crop 2 px, flip, erase p 0.5; batch ${cfg.batchSize}): ${augment.seconds.toFixed(2)} s per 60,000 images` +
+          (augmentShare == null ? '' : ` = ${(augmentShare * 100).toFixed(1)}% of the fmnist PyTorch epoch (goal < 5%)`),
+      );
 
     console.log(
       `  ${count(params)} parameters; forward ${flops ? mflop(flops.forwardMatmul) : '-'} MFLOP/image in ` +

@@ -9,7 +9,7 @@ import type { ModelSpec } from '../models/index.js';
 import { fileHandler, MODEL_JSON } from './keras-io.js';
 import { makeKerasOptimizer } from './keras-optimizers.js';
 import { withSeededMathRandom } from './keras-seed.js';
-import type { Engine, EngineModel, EngineOptions, StepResult } from './types.js';
+import { emaDecayAt, type Engine, type EngineModel, type EngineOptions, type StepResult } from './types.js';
 
 /** Keras's categorical cross-entropy clips probabilities to [eps, 1 - eps] before the log. */
 const EPSILON = 1e-7;
@@ -45,6 +45,33 @@ export function predictKeras(model: tfl.LayersModel, images: Float32Array, n: nu
   return out;
 }
 
+/** A moving average of every weight, BatchNormalization's moving statistics included. */
+class WeightAverage {
+  private avg: tf.Tensor[];
+  private t = 0;
+  constructor(
+    private readonly model: tfl.LayersModel,
+    readonly decay: number,
+  ) {
+    this.avg = model.getWeights().map((w) => tf.keep(w.clone()));
+  }
+  update(): void {
+    const d = emaDecayAt(this.decay, this.t++);
+    const next = tf.tidy(() => this.model.getWeights().map((w, i) => tf.keep(tf.add(tf.mul(this.avg[i], d), tf.mul(w, 1 - d)))));
+    tf.dispose(this.avg);
+    this.avg = next;
+  }
+  swap(): void {
+    const live = this.model.getWeights().map((w) => tf.keep(w.clone()));
+    this.model.setWeights(this.avg);
+    tf.dispose(this.avg);
+    this.avg = live;
+  }
+  dispose(): void {
+    tf.dispose(this.avg);
+  }
+}
+
 class KerasModel implements EngineModel {
   readonly params: number;
   readonly engine: Record<string, string>;
@@ -56,6 +83,7 @@ class KerasModel implements EngineModel {
     readonly model: tfl.LayersModel,
     private readonly optimizer: tf.Optimizer | null,
     private readonly labelSmoothing = 0,
+    private average: WeightAverage | null = null,
   ) {
     this.params = trainableParams(model);
     this.definition = kerasDefinition(model);
@@ -85,6 +113,7 @@ class KerasModel implements EngineModel {
     });
     try {
       const [loss, acc] = (await this.model.trainOnBatch(x, y)) as number[];
+      this.average?.update();
       return { loss, correct: Math.round(acc * n) };
     } finally {
       tf.dispose([x, y]);
@@ -110,6 +139,11 @@ class KerasModel implements EngineModel {
     return predictKeras(this.model, images, n);
   }
 
+  swapEma(): boolean {
+    this.average?.swap();
+    return this.average !== null;
+  }
+
   snapshot(): void {
     tf.dispose(this.best ?? []);
     this.best = this.model.getWeights().map((w) => tf.keep(w.clone()));
@@ -128,6 +162,8 @@ class KerasModel implements EngineModel {
   dispose(): void {
     tf.dispose(this.best ?? []);
     this.best = null;
+    this.average?.dispose();
+    this.average = null;
     this.model.dispose();
     this.optimizer?.dispose(); // tfjs optimizers own their moments apart from the model
   }
@@ -145,7 +181,7 @@ export const kerasEngine: Engine = {
     const model = spec.keras(tfl);
     const optimizer = makeKerasOptimizer(opts.optimizer);
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    return new KerasModel(model, optimizer, opts.labelSmoothing);
+    return new KerasModel(model, optimizer, opts.labelSmoothing, opts.ema ? new WeightAverage(model, opts.ema) : null);
   },
 
   async load(dir: string) {

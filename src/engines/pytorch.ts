@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { writeFileAtomic } from '../util/fsutil.js';
-import type { Engine, EngineModel, EngineOptions, OptimizerSpec, StepResult } from './types.js';
+import { emaDecayAt, type Engine, type EngineModel, type EngineOptions, type OptimizerSpec, type StepResult } from './types.js';
 
 const F = torch.nn.functional;
 export const MODEL_PT = 'model.pt';
@@ -28,6 +28,41 @@ export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): to
   }
 }
 
+/** A moving average of every state_dict entry: floats averaged, integers (num_batches_tracked) copied. */
+class WeightAverage {
+  private readonly pairs: [live: torch.Tensor, avg: torch.Tensor][];
+  private t = 0;
+  constructor(
+    model: torch.nn.Module,
+    readonly decay: number,
+  ) {
+    this.pairs = torch.withDisposeScope((scope) =>
+      torch.noGrad(() => [...model.stateDict().values()].map((v) => [v, scope.detach(v.detach().clone())])),
+    );
+  }
+  update(): void {
+    const d = emaDecayAt(this.decay, this.t++);
+    torch.noGrad(() => {
+      for (const [v, a] of this.pairs) if (v.dtype === 'float32') a.lerp_(v, 1 - d);
+      else a.copy_(v);
+    });
+  }
+  swap(): void {
+    torch.noGrad(() =>
+      torch.tidy(() => {
+        for (const [v, a] of this.pairs) {
+          const live = v.clone();
+          v.copy_(a);
+          a.copy_(live);
+        }
+      }),
+    );
+  }
+  dispose(): void {
+    for (const [, a] of this.pairs) a.dispose();
+  }
+}
+
 class PytorchModel implements EngineModel {
   readonly params: number;
   readonly engine: Record<string, string>;
@@ -37,6 +72,7 @@ class PytorchModel implements EngineModel {
   private best: Map<string, torch.Tensor> | null = null;
   private steps = 0;
   private readonly labelSmoothing: number;
+  private average: WeightAverage | null = null;
 
   constructor(
     readonly model: torch.nn.Module,
@@ -48,6 +84,7 @@ class PytorchModel implements EngineModel {
     this.definition = spec.definition ?? `${spec.id}: see model.py`;
     if (opts) this.opt = makeTorchOptimizer(model.parameters(), opts.optimizer);
     this.labelSmoothing = opts?.labelSmoothing ?? 0;
+    if (opts?.ema) this.average = new WeightAverage(model, opts.ema);
   }
 
   setLearningRate(lr: number): void {
@@ -69,6 +106,7 @@ class PytorchModel implements EngineModel {
       const loss = F.crossEntropy(logits, yb, { labelSmoothing: this.labelSmoothing });
       loss.backward();
       opt.step();
+      this.average?.update();
       return { loss: loss.item(), correct: torch.noGrad(() => logits.argmax(1).eq(yb).sum().item()) };
     });
     if (++this.steps % 8 === 0) await torch.tick(); // see tick(): lets finalizers run, keeps RSS flat
@@ -98,6 +136,11 @@ class PytorchModel implements EngineModel {
     return predictProbs(this.model, x, n, chunk);
   }
 
+  swapEma(): boolean {
+    this.average?.swap();
+    return this.average !== null;
+  }
+
   snapshot(): void {
     this.best?.forEach((t) => t.dispose());
     this.best = torch.withDisposeScope((scope) => {
@@ -122,6 +165,8 @@ class PytorchModel implements EngineModel {
   dispose(): void {
     this.best?.forEach((t) => t.dispose());
     this.best = null;
+    this.average?.dispose();
+    this.average = null;
     this.model.dispose();
   }
 }

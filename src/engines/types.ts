@@ -20,9 +20,18 @@ export interface EngineOptions {
   optimizer: OptimizerSpec;
   /** Label smoothing of the training cross-entropy (PyTorch's label_smoothing): targets (1-e)*onehot + e/10. */
   labelSmoothing: number;
+  /**
+   * Decay of an exponential moving average of the weights (and BatchNorm statistics), updated after every step;
+   * 0 = off. The average starts with a warm-up, min(decay, (1 + t) / (10 + t)) at step t, so early weights do
+   * not linger.
+   */
+  ema: number;
   /** libtorch intra-op threads. */
   threads: number;
 }
+
+/** The warmed-up decay of the weight average at step t (0-based). */
+export const emaDecayAt = (decay: number, t: number) => Math.min(decay, (1 + t) / (10 + t));
 
 export interface StepResult {
   /** Mean loss over the batch. */
@@ -47,6 +56,11 @@ export interface EngineModel {
   evaluate(images: Float32Array, labels: Uint8Array, n: number): Promise<{ loss: number; accuracy: number }>;
   /** n x 10 class probabilities, in inference mode. */
   predictProbs(images: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * Exchanges the live weights with their moving average, when EngineOptions.ema is on; false when it is off.
+   * The loop swaps before evaluating and back after, and swaps for good before saving.
+   */
+  swapEma(): boolean;
   /** Keeps a copy of the weights as they are now (for early stopping's best-weight restore). */
   snapshot(): void;
   /** Puts the last snapshot's weights back; false when there is none. */

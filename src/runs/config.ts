@@ -198,6 +198,7 @@ export function engineOptions(cfg: TrainConfig): EngineOptions {
       weightDecay: cfg.weightDecay,
     },
     labelSmoothing: cfg.labelSmoothing,
+    ema: cfg.ema,
     threads: cfg.threads,
   };
 }

@@ -4,7 +4,7 @@
 // engine (src/engines): build, step, evaluate, predict, snapshot, save.
 import { availableParallelism } from 'node:os';
 import { CLASS_NAMES, BatchIterator, gatherBatch } from '../data/index.js';
-import { Augmenter } from '../data/augment.js';
+import { Augmenter } from '../torch/augment.js';
 import { loadEngine, type EngineModel } from '../engines/index.js';
 import { getModel, type ModelSpec } from '../models/index.js';
 import { engineOptions, lrAt, recipeOverrides, type TrainConfig } from '../runs/config.js';
@@ -117,6 +117,8 @@ async function fit(
     }
     const seconds = (performance.now() - t0) / 1000;
     bar.done();
+    // with an EMA, the averaged weights are the ones evaluated, kept as best, and saved
+    const averaged = model.swapEma();
     const v = data.val ? await model.evaluate(data.val.images, data.val.labels, data.val.count) : null;
     const rec: EpochRecord = {
       epoch,
@@ -142,6 +144,7 @@ async function fit(
         break;
       }
     } else bestEpoch = epoch;
+    if (averaged && epoch < cfg.epochs) model.swapEma();
   }
   if (bestEpoch !== history.length) model.restoreSnapshot();
 

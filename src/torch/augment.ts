@@ -2,8 +2,8 @@
 // gathered Float32Array batch before the engine sees it, so both frameworks train on the same pixels. Only the
 // per-image parameters (a shift, a flip, an erase rectangle: a handful of numbers per image) are drawn in JS,
 // from a seeded stream whose state is one integer. Test-time augmentation uses the same transform with fixed
-// parameters (viewBatch). Not exported from src/data/index.ts: it loads libtorch.
-import * as torch from '../torch/index.js';
+// parameters (viewBatch). Layer 3, over the Tensor API.
+import * as torch from './index.js';
 
 export const AUGMENTATIONS = ['crop', 'flip', 'erase'] as const;
 export type Augmentation = (typeof AUGMENTATIONS)[number];
@@ -43,29 +43,28 @@ export function applyViews(images: Float32Array, n: number, v: Views, out: Float
   const W = 28 + 2 * pad;
   const result = torch.noGrad(() =>
     torch.tidy(() => {
-      const long = (a: Int32Array | Uint8Array, shape: number[]) =>
-        torch.fromTypedArray(a instanceof Int32Array ? a.subarray(0, n) : Int32Array.from(a.subarray(0, n)), shape).to('int64');
+      // index arithmetic in float32: exact for these integers (< 2^24), and only the final index is int64
+      const col = (a: Int32Array | Uint8Array) => torch.fromTypedArray(Float32Array.from(a.subarray(0, n)), [n, 1, 1]);
       const x = torch.fromTypedArray(images.subarray(0, n * 784), [n, 28, 28]);
       const padded = (pad ? torch.nn.functional.pad(x, [pad, pad, pad, pad]) : x).reshape(n * W * W);
-      const r = torch.arange(0, 28).view(1, 28, 1);
-      const c = torch.arange(0, 28).view(1, 1, 28);
-      const f = long(v.flip, [n, 1, 1]);
-      // source row and column in the padded image; a flipped image reads column 27 - c
-      const srcR = r.add(long(v.dy, [n, 1, 1])).add(pad);
-      const srcC = c.mul(f.mul(-2).add(1)).add(f.mul(27)).add(long(v.dx, [n, 1, 1])).add(pad);
-      const base = torch.arange(0, n).mul(W * W).view(n, 1, 1);
-      const index = base.add(srcR.mul(W)).add(srcC).reshape(n * 784);
+      const r = torch.arange(0, 28, 1, 'float32').view(1, 28, 1);
+      const c = torch.arange(0, 28, 1, 'float32').view(1, 1, 28);
+      const f = col(v.flip);
+      // source row and column in the padded image: shift(flip(x))(r, c) = x(r + dy, 27 - (c + dx)) when flipped
+      const srcR = r.add(col(v.dy)).add(pad);
+      const srcC = c.add(col(v.dx)).mul(f.mul(-2).add(1)).add(f.mul(27)).add(pad);
+      const base = torch.arange(0, n, 1, 'float32').mul(W * W).view(n, 1, 1);
+      const index = base.add(srcR.mul(W)).add(srcC).reshape(n * 784).to('int64');
       let y = padded.indexSelect(0, index).view(n, 28, 28);
       let any = false;
       for (let i = 0; i < n && !any; i++) any = v.erase[4 * i + 2] > v.erase[4 * i];
       if (any) {
-        const e = Int32Array.from({ length: 4 * n }, (_, k) => v.erase[k]);
-        const col = (k: number) => long(Int32Array.from({ length: n }, (_, i) => e[4 * i + k]), [n, 1, 1]);
-        const [y0, x0, y1, x1] = [0, 1, 2, 3].map(col);
+        const corner = (k: number) => col(Int32Array.from({ length: n }, (_, i) => v.erase[4 * i + k]));
+        const [y0, x0, y1, x1] = [0, 1, 2, 3].map(corner);
         // for integers: clamp(a - b + 1, 0, 1) is [a >= b], clamp(b - a, 0, 1) is [a < b]
         const inRows = r.sub(y0).add(1).clamp(0, 1).mul(y1.sub(r).clamp(0, 1));
         const inCols = c.sub(x0).add(1).clamp(0, 1).mul(x1.sub(c).clamp(0, 1));
-        const keep = inRows.mul(inCols).neg().add(1).to('float32');
+        const keep = inRows.mul(inCols).neg().add(1);
         y = y.mul(keep);
       }
       return y.toFloat32();
