@@ -107,6 +107,7 @@ function checkOut(out: string, members: readonly string[]): void {
     const r = real(m);
     if (r === o) throw new EnsembleError(`--out ${out} is one of the members; pick a new folder`);
     if (r.startsWith(o + sep)) throw new EnsembleError(`--out ${out} contains the member ${m}; pick a new folder`);
+    if (o.startsWith(r + sep)) throw new EnsembleError(`--out ${out} is inside the member ${m}; pick a new folder`);
   }
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new EnsembleError(`--out ${out} exists and is not a folder`);

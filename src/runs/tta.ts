@@ -15,15 +15,15 @@ export interface TtaView {
 
 /**
  * The default views, averaged with equal weight. One list, so that it can be changed after validation.
- * dx: 1 reads the pixel to the right, so the picture moves one pixel left.
+ * dx: 1 reads the pixel to the right, so the picture moves one pixel left; a flipped view is shifted after the flip.
  */
 export const TTA_VIEWS: readonly TtaView[] = Object.freeze([
   { name: 'identity' },
-  { name: 'flip', flip: true },
+  { name: 'flipped', flip: true },
   { name: 'left 1px', dx: 1 },
   { name: 'right 1px', dx: -1 },
-  { name: 'flip, left 1px', flip: true, dx: 1 },
-  { name: 'flip, right 1px', flip: true, dx: -1 },
+  { name: 'flipped left 1px', flip: true, dx: 1 },
+  { name: 'flipped right 1px', flip: true, dx: -1 },
 ]);
 
 /** Images to probabilities: n x 784 floats in [0, 1] to n x 10. A Predictor's `predict`. */
@@ -64,7 +64,7 @@ export async function predictViews(
 ): Promise<Float32Array[]> {
   if (views.length === 0) throw new Error('test-time augmentation needs at least one view');
   if (images.length < n * 784) throw new Error(`predictViews: ${images.length} floats is fewer than ${n} images`);
-  const { viewBatch } = await import('../data/augment.js');
+  const { viewBatch } = await import('../torch/augment.js');
   const out = views.map(() => new Float32Array(n * 10));
   const buf = new Float32Array(Math.min(chunk, n) * 784);
   for (let start = 0; start < n; start += chunk) {
