@@ -7,6 +7,8 @@ export { makeConfig, defaultConfig, CONFIG_FIELDS, type TrainConfig } from './ru
 export { readRun, readTestProbs, type RunInfo, type MetricsJson, type EpochRecord } from './runs/files.js';
 export { evaluateProbs, type Evaluation } from './runs/metrics.js';
 export { loadPredictor, topK, type Predictor } from './runs/predictor.js';
+export { TTA_VIEWS, averageProbs, predictTta, predictViews, type TtaView } from './runs/tta.js';
+export { buildEnsemble, EnsembleError, type EnsembleOptions } from './runs/ensemble.js';
 export { prepareData, type PreparedData } from './train/prepare.js';
 export { train, type TrainHooks, type TrainResult } from './train/loop.js';
 export { preprocessImage, toModelInput } from './imaging/preprocess.js';

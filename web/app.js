@@ -212,6 +212,10 @@ function renderModels() {
       el('dd', { text: m.label ?? `${m.framework} (${m.arch})` }),
       m.description ? el('dt', { text: 'Architecture' }) : null,
       m.description ? el('dd', { text: m.description }) : null,
+      m.members ? el('dt', { text: 'Members' }) : null,
+      m.members
+        ? el('dd', {}, el('ul', {}, ...m.members.map((x) => el('li', { text: `${x.label} (${x.name})` }))))
+        : null,
       el('dt', { text: 'Parameters' }),
       el('dd', { text: m.params.toLocaleString('en-US') }),
       el('dt', { text: 'Test accuracy' }),

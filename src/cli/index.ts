@@ -8,6 +8,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
 import { registerCompare } from './commands/compare.js';
 import { registerModels } from './commands/models.js';
+import { registerEnsemble } from './commands/ensemble.js';
 
 /** `fmnist --version`: fmnist's own version and the engines' (loading libtorch to ask it). */
 export async function versions(): Promise<string> {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerServe(program);
   registerCompare(program);
+  registerEnsemble(program);
   registerModels(program);
   return program;
 }

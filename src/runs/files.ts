@@ -3,14 +3,31 @@
 //   history.json  {"epochs": [{epoch, loss, accuracy, valLoss, valAccuracy, seconds, rssMB}]}, rewritten each epoch
 //   metrics.json  test metrics: accuracy, loss, per-class, confusion matrix, calibration
 //   test-probs.bin  float32 [testCount × 10] class probabilities on the test set (for the report)
+//   metrics-tta.json  (from `fmnist evaluate --tta`) metrics.json's shape, for the test-time-augmented predictions
+// An ensemble folder (`fmnist ensemble`) has run.json (framework "ensemble", its members), metrics.json and
+// test-probs.bin, and no model file: it predicts through its members' folders.
 //   model.py      beside every model.pt: the architecture in plain torch.nn, `build(**kwargs) -> nn.Module`
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic, readJson } from '../util/fsutil.js';
 import type { TrainConfig, Framework, Arch } from './config.js';
 import type { Recipe } from './recipes.js';
+import type { TtaView } from './tta.js';
 import { pythonSource, type ModelSpec } from '../models/index.js';
-import { evaluateProbs, type ClassMetrics, type Averages, type ReliabilityBin } from './metrics.js';
+import { evaluateProbs, type ClassMetrics, type Averages, type ReliabilityBin, type Evaluation } from './metrics.js';
+
+/** What run.json's framework may say: a training framework, or 'ensemble' for an `fmnist ensemble` folder. */
+export type RunFramework = Framework | 'ensemble';
+export const ENSEMBLE = 'ensemble';
+
+/** One run averaged into an ensemble, as the ensemble's run.json lists it. */
+export interface EnsembleMember {
+  /** Absolute path of the member's run folder. */
+  dir: string;
+  framework: Framework;
+  model: Arch;
+  params: number;
+}
 
 export interface EpochRecord {
   epoch: number;
@@ -24,9 +41,11 @@ export interface EpochRecord {
 }
 
 export interface RunInfo {
-  framework: Framework;
+  /** 'ensemble' for an `fmnist ensemble` folder (its model is 'ensemble' too, and params the members' sum). */
+  framework: RunFramework;
   model: Arch;
   params: number;
+  /** An ensemble's: its first member's config, for readers that expect one; `members` says what it is. */
   config: TrainConfig;
   /** The recipe the config started from, its values, and the keys the user overrode (absent in older runs). */
   recipe?: { name: string; values: Recipe; overrides: Partial<Recipe> };
@@ -36,14 +55,21 @@ export interface RunInfo {
    * layer list for Keras). It cannot express a residual net: PyTorch runs carry model.py instead.
    */
   definition: string;
+  /** The weights, relative to the run folder; an ensemble has none and names its run.json. */
   modelFile: string;
   data: { dir: string; origin: string; verified: boolean; trainCount: number; valCount: number; testCount: number };
   createdAt: string;
   host: { cpus: number; node: string };
+  /** Ensembles only: the runs whose class probabilities it averages, with equal weight. */
+  members?: EnsembleMember[];
+  /** Ensembles only: whether each prediction is also averaged over the test-time views (src/runs/tta.ts). */
+  tta?: boolean;
 }
 
+export const isEnsemble = (info: Pick<RunInfo, 'framework'>) => info.framework === ENSEMBLE;
+
 export interface MetricsJson {
-  framework: Framework;
+  framework: RunFramework;
   model: Arch;
   params: number;
   testAccuracy: number;
@@ -61,7 +87,13 @@ export interface MetricsJson {
   confusionMatrix: number[][];
   ece: number;
   reliability: ReliabilityBin[];
+  /** Set when the probabilities were averaged over test-time views (metrics-tta.json, a --tta ensemble). */
+  tta?: { views: TtaView[] };
 }
+
+export const METRICS_JSON = 'metrics.json';
+export const METRICS_TTA_JSON = 'metrics-tta.json';
+export const TEST_PROBS = 'test-probs.bin';
 
 export const rssMB = () => process.memoryUsage.rss() / 2 ** 20;
 export const peakRssMB = () => process.resourceUsage().maxRSS / 1024;
@@ -81,6 +113,64 @@ export function writeRunInfo(dir: string, info: RunInfo): void {
   writeJsonAtomic(join(dir, 'run.json'), info);
 }
 
+/** metrics.json's test-set fields, from an evaluation. */
+export function testFields(
+  ev: Evaluation,
+): Pick<
+  MetricsJson,
+  'testAccuracy' | 'testLoss' | 'perClass' | 'macro' | 'weighted' | 'confusionMatrix' | 'ece' | 'reliability'
+> {
+  return {
+    testAccuracy: ev.accuracy,
+    testLoss: ev.loss,
+    perClass: ev.perClass,
+    macro: ev.macro,
+    weighted: ev.weighted,
+    confusionMatrix: ev.confusionMatrix,
+    ece: ev.ece,
+    reliability: ev.reliability,
+  };
+}
+
+/** metrics.json's content from test-set probabilities and the training history. */
+export function testMetrics(
+  info: RunInfo,
+  history: EpochRecord[],
+  bestEpoch: number,
+  probs: Float32Array,
+  labels: Uint8Array,
+  names: readonly string[],
+): MetricsJson {
+  const { testAccuracy, testLoss, ...rest } = testFields(evaluateProbs(probs, labels, names));
+  const best = history.find((h) => h.epoch === bestEpoch) ?? history[history.length - 1];
+  const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
+  return {
+    framework: info.framework,
+    model: info.model,
+    params: info.params,
+    testAccuracy,
+    testLoss,
+    trainSeconds,
+    epochs: history.length,
+    bestEpoch,
+    valAccuracy: best?.valAccuracy ?? null,
+    valLoss: best?.valLoss ?? null,
+    imagesPerSecond: trainSeconds > 0 ? (info.data.trainCount * history.length) / trainSeconds : 0,
+    peakRssMB: peakRssMB(),
+    ...rest,
+  };
+}
+
+/** metrics.json (or metrics-tta.json: `name`), atomically. */
+export function writeMetrics(dir: string, metrics: MetricsJson, name = METRICS_JSON): void {
+  writeJsonAtomic(join(dir, name), metrics);
+}
+
+/** test-probs.bin: the float32 n x 10 probabilities, atomically. */
+export function writeTestProbs(dir: string, probs: Float32Array): void {
+  writeFileAtomic(join(dir, TEST_PROBS), new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
+}
+
 /** Computes and writes metrics.json and test-probs.bin from test-set probabilities. */
 export function writeTestResults(
   dir: string,
@@ -91,31 +181,9 @@ export function writeTestResults(
   labels: Uint8Array,
   names: readonly string[],
 ): MetricsJson {
-  const ev = evaluateProbs(probs, labels, names);
-  const best = history.find((h) => h.epoch === bestEpoch) ?? history[history.length - 1];
-  const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
-  const metrics: MetricsJson = {
-    framework: info.framework,
-    model: info.model,
-    params: info.params,
-    testAccuracy: ev.accuracy,
-    testLoss: ev.loss,
-    trainSeconds,
-    epochs: history.length,
-    bestEpoch,
-    valAccuracy: best?.valAccuracy ?? null,
-    valLoss: best?.valLoss ?? null,
-    imagesPerSecond: trainSeconds > 0 ? (info.data.trainCount * history.length) / trainSeconds : 0,
-    peakRssMB: peakRssMB(),
-    perClass: ev.perClass,
-    macro: ev.macro,
-    weighted: ev.weighted,
-    confusionMatrix: ev.confusionMatrix,
-    ece: ev.ece,
-    reliability: ev.reliability,
-  };
-  writeFileAtomic(join(dir, 'test-probs.bin'), new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
-  writeJsonAtomic(join(dir, 'metrics.json'), metrics);
+  const metrics = testMetrics(info, history, bestEpoch, probs, labels, names);
+  writeTestProbs(dir, probs);
+  writeMetrics(dir, metrics);
   return metrics;
 }
 
@@ -125,12 +193,12 @@ export function readRun(dir: string): { info: RunInfo; history: EpochRecord[]; m
   const history = existsSync(join(dir, 'history.json'))
     ? readJson<{ epochs: EpochRecord[] }>(join(dir, 'history.json')).epochs
     : [];
-  const metrics = existsSync(join(dir, 'metrics.json')) ? readJson<MetricsJson>(join(dir, 'metrics.json')) : null;
+  const metrics = existsSync(join(dir, METRICS_JSON)) ? readJson<MetricsJson>(join(dir, METRICS_JSON)) : null;
   return { info, history, metrics };
 }
 
 export function readTestProbs(dir: string): Float32Array | null {
-  const p = join(dir, 'test-probs.bin');
+  const p = join(dir, TEST_PROBS);
   if (!existsSync(p)) return null;
   const b = readFileSync(p);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));

@@ -1,8 +1,9 @@
 // Loads a run folder (either framework) as something that turns images into class probabilities, through the
-// run's engine. Used by `fmnist evaluate`, `fmnist predict`, the report and the server.
+// run's engine. Used by `fmnist evaluate`, `fmnist predict`, the report and the server. An ensemble folder loads
+// its members and averages their probabilities (over the test-time views too when its run.json says tta).
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { readRun, type RunInfo, type MetricsJson } from './files.js';
+import { readRun, isEnsemble, type RunInfo, type MetricsJson } from './files.js';
 import { CLASS_NAMES } from '../data/index.js';
 import { FRAMEWORKS, loadEngine } from '../engines/index.js';
 import { findModel } from '../models/index.js';
@@ -16,15 +17,30 @@ export interface Predictor {
   dispose(): void;
 }
 
-export async function loadPredictor(dir: string): Promise<Predictor> {
+export interface LoadPredictorOptions {
+  /**
+   * Average each prediction over the test-time views (src/runs/tta.ts). Default: what run.json says (an
+   * ensemble's `tta`; false for a trained run).
+   */
+  tta?: boolean;
+}
+
+export async function loadPredictor(dir: string, opts: LoadPredictorOptions = {}): Promise<Predictor> {
   const { info, metrics } = readRun(dir);
+  const p = isEnsemble(info) ? await loadEnsemble(dir, info, metrics) : await loadRun(dir, info, metrics);
+  if (!(opts.tta ?? info.tta ?? false)) return p;
+  const { withTta } = await import('./tta.js');
+  const predict = withTta((x, n) => p.predict(x, n));
+  return { ...p, predict };
+}
+
+async function loadRun(dir: string, info: RunInfo, metrics: MetricsJson | null): Promise<Predictor> {
   const file = join(dir, info.modelFile);
   if (!existsSync(file)) throw new Error(`${file}: model file not found (did training finish?)`);
   if (!(FRAMEWORKS as readonly string[]).includes(info.framework))
     throw new Error(`${join(dir, 'run.json')}: unknown framework '${String(info.framework)}'`);
   const spec = findModel(info.model);
-  if (!spec && info.framework === 'pytorch')
-    throw new Error(`${join(dir, 'run.json')}: unknown model '${info.model}'`);
+  if (!spec && info.framework === 'pytorch') throw new Error(`${join(dir, 'run.json')}: unknown model '${info.model}'`);
   const engine = await loadEngine(info.framework);
   const model = await engine.load(dir, info.modelFile, spec);
   return {
@@ -33,6 +49,39 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
     metrics,
     predict: (images, n) => model.predictProbs(images, n),
     dispose: () => model.dispose(),
+  };
+}
+
+/** An ensemble: its members loaded as plain runs (no TTA of their own), their probabilities averaged. */
+async function loadEnsemble(dir: string, info: RunInfo, metrics: MetricsJson | null): Promise<Predictor> {
+  const where = join(dir, 'run.json');
+  const list = info.members;
+  if (!Array.isArray(list) || list.length < 2)
+    throw new Error(`${where}: an ensemble needs a 'members' list of at least 2 run folders`);
+  const { averageProbs } = await import('./tta.js');
+  const members: Predictor[] = [];
+  try {
+    for (const m of list) {
+      const sub = readRun(m.dir);
+      if (isEnsemble(sub.info)) throw new Error(`${where}: member ${m.dir} is itself an ensemble`);
+      members.push(await loadRun(m.dir, sub.info, sub.metrics));
+    }
+  } catch (e) {
+    for (const m of members) m.dispose();
+    throw new Error(`${(e as Error).message} (a member of the ensemble ${dir})`, { cause: e });
+  }
+  return {
+    dir,
+    info,
+    metrics,
+    predict: async (images, n) => {
+      const probs: Float32Array[] = [];
+      for (const m of members) probs.push(await m.predict(images, n));
+      return averageProbs(probs);
+    },
+    dispose: () => {
+      for (const m of members) m.dispose();
+    },
   };
 }
 

@@ -3,7 +3,7 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadPredictor, type Predictor } from '../runs/predictor.js';
-import type { MetricsJson, RunInfo } from '../runs/files.js';
+import { isEnsemble, type MetricsJson, type RunInfo } from '../runs/files.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 
 export type PredictorLoader = (dir: string) => Promise<Predictor>;
@@ -52,6 +52,8 @@ const isFile = (p: string) => {
 
 /** A tfjs Layers model.json and the weight files it names, all next to each other in the run folder. */
 function browserFiles(dir: string, info: RunInfo, files: Map<string, ServedFile>): ServedModel['browser'] {
+  if (isEnsemble(info))
+    return { unavailable: 'an ensemble runs on the server only (its members are separate run folders)' };
   if (info.framework !== 'keras') return { unavailable: 'only Keras (tfjs Layers) runs can run in the browser' };
   const modelJson = join(dir, info.modelFile);
   let manifest: unknown;

@@ -9,13 +9,15 @@
 //
 // Every request is checked with zod schemas; bad ones get a 4xx with {"error", "message"}.
 // Predictions go through one micro-batcher per model, off the request parser's path.
+import { basename } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { readFile } from 'node:fs/promises';
 import { CLASS_NAMES } from '../data/index.js';
 import { MAX_PIXELS, toModelInput, type Preprocessed } from '../imaging/preprocess.js';
 import { topK } from '../runs/predictor.js';
-import { modelDescription, runLabel } from '../runs/labels.js';
+import { ensembleLabel, modelDescription, runLabel } from '../runs/labels.js';
+import { TTA_VIEWS, viewNames } from '../runs/tta.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { Gauge, ServerMetrics } from './metrics.js';
 import { disposeModels, loadModels, type PredictorLoader, type ServedModel } from './models.js';
@@ -333,14 +335,32 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
+/** An ensemble's card: what it averages, and each member as a run's card names it (its folder by name only). */
+function describeEnsemble(info: ServedModel['info']) {
+  const members = (info.members ?? []).map((x) => ({
+    name: basename(x.dir),
+    framework: x.framework,
+    arch: x.model,
+    label: runLabel(x.framework, x.model),
+    params: x.params,
+  }));
+  const description =
+    `Mean of the class probabilities of ${members.length} models: ${members.map((x) => x.label).join(', ')}` +
+    (info.tta ? `; each also averaged over ${TTA_VIEWS.length} test-time views (${viewNames()})` : '');
+  return { label: ensembleLabel(info), description, members, tta: info.tta ?? false };
+}
+
 function describeModel(m: ServedModel) {
   const base = `/v1/models/${encodeURIComponent(m.id)}/`;
+  const ensemble = m.info.framework === 'ensemble' ? describeEnsemble(m.info) : null;
   return {
     id: m.id,
     framework: m.info.framework,
     arch: m.info.model,
-    label: runLabel(m.info.framework, m.info.model),
-    description: modelDescription(m.info.model),
+    label: ensemble?.label ?? runLabel(m.info.framework, m.info.model),
+    description: ensemble?.description ?? modelDescription(m.info.model),
+    members: ensemble?.members ?? null,
+    tta: ensemble?.tta ?? false,
     params: m.info.params,
     testAccuracy: m.metrics?.testAccuracy ?? null,
     testLoss: m.metrics?.testLoss ?? null,

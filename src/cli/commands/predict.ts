@@ -7,7 +7,7 @@ export function registerPredict(program: Command): void {
   program
     .command('predict')
     .description('classify image files (any PNG or JPEG; converted to 28×28 grayscale) with a trained run')
-    .argument('<dir>', 'run folder written by `fmnist train`')
+    .argument('<dir>', 'run folder written by `fmnist train` or `fmnist ensemble`')
     .argument('<images...>', 'PNG or JPEG files')
     .option('--json', 'print JSON')
     .action(async (dir: string, files: string[], o) => {

@@ -16,7 +16,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve trained runs over HTTP: a REST API (/v1/predict, /v1/models, /metrics) and a web page at /')
-    .requiredOption('--model <dir>', 'run folder to serve (repeat for several)', collect)
+    .requiredOption('--model <dir>', 'run or ensemble folder to serve (repeat for several)', collect)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free port)', int, 8080)
     .option('--timeout-ms <n>', 'time limit for each request', int, 10_000)
