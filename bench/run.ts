@@ -428,7 +428,9 @@ if (want('models')) {
     if (augment)
       console.log(
         `  augmentation (crop 2 px, flip, erase p 0.5; batch ${cfg.batchSize}): ${augment.seconds.toFixed(2)} s per 60,000 images` +
-          (augmentShare == null ? '' : ` = ${(augmentShare * 100).toFixed(1)}% of the fmnist PyTorch epoch (goal < 5%)`),
+          (augmentShare == null
+            ? ''
+            : ` = ${(augmentShare * 100).toFixed(1)}% of the fmnist PyTorch epoch (goal < 5%)`),
       );
 
     console.log(

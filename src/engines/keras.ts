@@ -57,7 +57,9 @@ class WeightAverage {
   }
   update(): void {
     const d = emaDecayAt(this.decay, this.t++);
-    const next = tf.tidy(() => this.model.getWeights().map((w, i) => tf.keep(tf.add(tf.mul(this.avg[i], d), tf.mul(w, 1 - d)))));
+    const next = tf.tidy(() =>
+      this.model.getWeights().map((w, i) => tf.keep(tf.add(tf.mul(this.avg[i], d), tf.mul(w, 1 - d)))),
+    );
     tf.dispose(this.avg);
     this.avg = next;
   }

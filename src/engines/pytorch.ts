@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { writeFileAtomic } from '../util/fsutil.js';
-import { emaDecayAt, type Engine, type EngineModel, type EngineOptions, type OptimizerSpec, type StepResult } from './types.js';
+import {
+  emaDecayAt,
+  type Engine,
+  type EngineModel,
+  type EngineOptions,
+  type OptimizerSpec,
+  type StepResult,
+} from './types.js';
 
 const F = torch.nn.functional;
 export const MODEL_PT = 'model.pt';
@@ -18,7 +25,12 @@ export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): to
   const { lr, weightDecay } = o;
   switch (o.name) {
     case 'sgd':
-      return new torch.optim.SGD(params, { lr, momentum: o.momentum, nesterov: o.nesterov && o.momentum > 0, weightDecay });
+      return new torch.optim.SGD(params, {
+        lr,
+        momentum: o.momentum,
+        nesterov: o.nesterov && o.momentum > 0,
+        weightDecay,
+      });
     case 'adam':
       return new torch.optim.Adam(params, { lr, weightDecay });
     case 'adamw':
@@ -43,8 +55,9 @@ class WeightAverage {
   update(): void {
     const d = emaDecayAt(this.decay, this.t++);
     torch.noGrad(() => {
-      for (const [v, a] of this.pairs) if (v.dtype === 'float32') a.lerp_(v, 1 - d);
-      else a.copy_(v);
+      for (const [v, a] of this.pairs)
+        if (v.dtype === 'float32') a.lerp_(v, 1 - d);
+        else a.copy_(v);
     });
   }
   swap(): void {

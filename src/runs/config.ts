@@ -25,7 +25,10 @@ interface Field {
 }
 
 const int = (min: number) => ({ schema: z.number().int().min(min), must: `an integer >= ${min}` });
-const oneOf = (xs: readonly string[]) => ({ schema: z.enum(xs as [string, ...string[]]), must: `one of ${xs.join(', ')}` });
+const oneOf = (xs: readonly string[]) => ({
+  schema: z.enum(xs as [string, ...string[]]),
+  must: `one of ${xs.join(', ')}`,
+});
 const str = { schema: z.string(), must: 'a string' };
 /** A number in [lo, hi], or (lo, hi] when `loOpen`. */
 const num = (lo: number, hi: number, loOpen = false) => ({
@@ -50,10 +53,18 @@ const augmentList = {
 export const CONFIG_FIELDS = {
   framework: { ...oneOf(FRAMEWORKS), help: 'which implementation', arg: '<name>' },
   model: { ...oneOf(MODEL_IDS), help: 'which network, from `fmnist models`', arg: '<id>' },
-  recipe: { ...oneOf(RECIPE_NAMES), help: 'named defaults for the optimizer, schedule, regularizers and augmentation',
-    defaultText: "the model's (seed for dense and cnn, modern for the rest)", arg: '<name>' },
-  epochs: { ...int(1), help: 'most epochs to run; early stopping may end sooner',
-    defaultText: "the model's", arg: '<n>' },
+  recipe: {
+    ...oneOf(RECIPE_NAMES),
+    help: 'named defaults for the optimizer, schedule, regularizers and augmentation',
+    defaultText: "the model's (seed for dense and cnn, modern for the rest)",
+    arg: '<name>',
+  },
+  epochs: {
+    ...int(1),
+    help: 'most epochs to run; early stopping may end sooner',
+    defaultText: "the model's",
+    arg: '<n>',
+  },
   batchSize: { ...int(1), help: 'mini-batch size', arg: '<n>' },
   optimizer: { ...oneOf(OPTIMIZERS), help: 'the update rule', arg: '<name>' },
   lr: { ...num(0, 10, true), help: 'peak learning rate', arg: '<x>' },
@@ -80,10 +91,18 @@ export const CONFIG_FIELDS = {
     help: 'keep an exponential moving average of the weights with this decay, and evaluate and save it; 0 = off',
     arg: '<decay>',
   },
-  augment: { ...augmentList, help: "training augmentation: 'none' or a comma list of crop, flip, erase",
-    arg: '<list>' },
-  cropPad: { ...int(0), schema: z.number().int().min(0).max(8), must: 'an integer in [0, 8]',
-    help: "largest shift in pixels for 'crop' (zero padding, then a random 28x28 crop)", arg: '<n>' },
+  augment: {
+    ...augmentList,
+    help: "training augmentation: 'none' or a comma list of crop, flip, erase",
+    arg: '<list>',
+  },
+  cropPad: {
+    ...int(0),
+    schema: z.number().int().min(0).max(8),
+    must: 'an integer in [0, 8]',
+    help: "largest shift in pixels for 'crop' (zero padding, then a random 28x28 crop)",
+    arg: '<n>',
+  },
   eraseP: { ...num(0, 1), help: "probability of erasing a random rectangle per image, for 'erase'", arg: '<p>' },
   seed: { ...int(0), help: 'random seed for split, shuffling, init and dropout', arg: '<n>' },
   valSplit: {
@@ -96,14 +115,16 @@ export const CONFIG_FIELDS = {
     help: 'epochs without a better validation loss before stopping, best weights restored; 0 = off',
     arg: '<n>',
   },
-  threads: { ...int(1), help: 'libtorch threads',
-    defaultText: 'the number of cores', arg: '<n>' },
-  dataDir: { ...str, help: 'use the data in this folder only',
-    defaultText: 'the usual search, see `fmnist data`', arg: '<dir>' },
+  threads: { ...int(1), help: 'libtorch threads', defaultText: 'the number of cores', arg: '<n>' },
+  dataDir: {
+    ...str,
+    help: 'use the data in this folder only',
+    defaultText: 'the usual search, see `fmnist data`',
+    arg: '<dir>',
+  },
   limit: { ...int(0), help: 'use only the first N training images, 0 = all (for quick tries)', arg: '<n>' },
   testLimit: { ...int(0), help: 'use only the first N test images, 0 = all', arg: '<n>' },
-  out: { ...str, help: 'run folder',
-    defaultText: 'runs/<framework>-<model>', arg: '<dir>' },
+  out: { ...str, help: 'run folder', defaultText: 'runs/<framework>-<model>', arg: '<dir>' },
 } satisfies Record<string, Field>;
 
 /** The default of a key as --help shows it; a recipe's key shows each recipe's value. */
@@ -149,7 +170,11 @@ export interface TrainConfig extends Recipe {
 export const defaultRecipe = (model: Arch): RecipeName => getModel(model).recipe ?? 'seed';
 
 /** The defaults for a framework and model: the model's epochs, the recipe's values, then the job's own. */
-export function defaultConfig(framework: Framework, model: Arch, recipe: RecipeName = defaultRecipe(model)): TrainConfig {
+export function defaultConfig(
+  framework: Framework,
+  model: Arch,
+  recipe: RecipeName = defaultRecipe(model),
+): TrainConfig {
   return {
     framework,
     model,
@@ -181,7 +206,9 @@ export function makeConfig(overrides: Record<string, unknown>): TrainConfig {
     const errors = r.error.issues.flatMap((i) =>
       i.code === 'unrecognized_keys'
         ? i.keys.map((k) => `unknown key '${k}' (known: ${KEYS.join(', ')})`)
-        : [`${String(i.path[0])} must be ${CONFIG_FIELDS[i.path[0] as Key].must} (got ${JSON.stringify(given[i.path[0] as string])})`],
+        : [
+            `${String(i.path[0])} must be ${CONFIG_FIELDS[i.path[0] as Key].must} (got ${JSON.stringify(given[i.path[0] as string])})`,
+          ],
     );
     throw new Error(`invalid config: ${[...new Set(errors)].join('; ')}`);
   }

@@ -29,7 +29,9 @@ export function defineRecipe(name: string, values: unknown): Recipe {
   const r = RecipeSchema.safeParse(values);
   if (!r.success) {
     const why = r.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}` : `${i.path.join('.')}: ${i.message}`,
+      i.code === 'unrecognized_keys'
+        ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`
+        : `${i.path.join('.')}: ${i.message}`,
     );
     throw new Error(`recipe '${name}': ${why.join('; ')}`);
   }

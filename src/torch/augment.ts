@@ -53,8 +53,15 @@ export function applyViews(images: Float32Array, n: number, v: Views, out: Float
       // source row and column in the padded image: shift(flip(x))(r, c) = x(r + dy, 27 - (c + dx)) when flipped
       const srcR = r.add(col(v.dy)).add(pad);
       const srcC = c.add(col(v.dx)).mul(f.mul(-2).add(1)).add(f.mul(27)).add(pad);
-      const base = torch.arange(0, n, 1, 'float32').mul(W * W).view(n, 1, 1);
-      const index = base.add(srcR.mul(W)).add(srcC).reshape(n * 784).to('int64');
+      const base = torch
+        .arange(0, n, 1, 'float32')
+        .mul(W * W)
+        .view(n, 1, 1);
+      const index = base
+        .add(srcR.mul(W))
+        .add(srcC)
+        .reshape(n * 784)
+        .to('int64');
       let y = padded.indexSelect(0, index).view(n, 28, 28);
       let any = false;
       for (let i = 0; i < n && !any; i++) any = v.erase[4 * i + 2] > v.erase[4 * i];

@@ -36,7 +36,10 @@ describe('recipes', () => {
   });
 
   test('presets reject unknown keys and bad values, naming the recipe', () => {
-    assert.throws(() => defineRecipe('mine', { ...RECIPES.seed, dropout: 0.3 }), /recipe 'mine': unknown key 'dropout'/);
+    assert.throws(
+      () => defineRecipe('mine', { ...RECIPES.seed, dropout: 0.3 }),
+      /recipe 'mine': unknown key 'dropout'/,
+    );
     assert.throws(() => defineRecipe('mine', { ...RECIPES.seed, optimizer: 'lion' }), /recipe 'mine': optimizer/);
     assert.throws(() => makeConfig({ recipe: 'fast' }), /recipe must be one of seed, modern/);
   });
@@ -44,7 +47,10 @@ describe('recipes', () => {
   test('augment takes none or a comma list; anything else is refused', () => {
     assert.deepEqual(makeConfig({ augment: 'crop,flip,erase' }).augment, ['crop', 'flip', 'erase']);
     assert.deepEqual(makeConfig({ augment: 'none' }).augment, []);
-    assert.throws(() => makeConfig({ augment: 'crop,rotate' }), /augment must be 'none' or a comma list of crop, flip, erase/);
+    assert.throws(
+      () => makeConfig({ augment: 'crop,rotate' }),
+      /augment must be 'none' or a comma list of crop, flip, erase/,
+    );
     assert.throws(() => makeConfig({ augment: 'flip,flip' }), /augment must be/);
     assert.throws(() => makeConfig({ cropPad: 9 }), /cropPad must be an integer in \[0, 8\]/);
     assert.throws(() => makeConfig({ optimizer: 'lion' }), /optimizer must be one of sgd, adam, adamw, radam/);

@@ -137,7 +137,10 @@ describe('Augmenter', () => {
     const y = x.slice();
     new Augmenter({ augment: [], cropPad: 2, eraseP: 0.5 }, 1).apply(y, 16);
     assert.deepEqual(y, x);
-    assert.throws(() => new Augmenter({ augment: ['crop'], cropPad: 9, eraseP: 0 }, 1), /cropPad must be an integer in \[0, 8\]/);
+    assert.throws(
+      () => new Augmenter({ augment: ['crop'], cropPad: 9, eraseP: 0 }, 1),
+      /cropPad must be an integer in \[0, 8\]/,
+    );
   });
 });
 

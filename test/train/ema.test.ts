@@ -14,7 +14,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 function values(m: EngineModel, framework: string): Float32Array[] {
   const inner = (m as unknown as { model: unknown }).model;
   if (framework === 'pytorch')
-    return [...(inner as torch.nn.Module).stateDict().values()].filter((t) => t.dtype === 'float32').map((t) => t.toFloat32());
+    return [...(inner as torch.nn.Module).stateDict().values()]
+      .filter((t) => t.dtype === 'float32')
+      .map((t) => t.toFloat32());
   return (inner as tfl.LayersModel).getWeights().map((w) => (w.dataSync() as Float32Array).slice());
 }
 

@@ -136,7 +136,18 @@ const isUnavailable = (e: unknown) => /not available yet/i.test((e as Error)?.me
 
 /** Settings of an existing run that differ from what this compare asked for, e.g. "limit 1000 (asked 0)". */
 export function configDifferences(had: TrainConfig, want: TrainConfig): string[] {
-  const keys = ['epochs', 'limit', 'testLimit', 'seed', 'batchSize', 'lr', 'valSplit', 'recipe', 'optimizer', 'augment'] as const;
+  const keys = [
+    'epochs',
+    'limit',
+    'testLimit',
+    'seed',
+    'batchSize',
+    'lr',
+    'valSplit',
+    'recipe',
+    'optimizer',
+    'augment',
+  ] as const;
   // runs from before recipes have no recipe key: they were the seed's
   const old: Partial<TrainConfig> = { recipe: 'seed', optimizer: 'adam', augment: [] };
   const show = (v: unknown) => (Array.isArray(v) ? v.join(',') || 'none' : String(v));

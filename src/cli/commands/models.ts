@@ -12,7 +12,9 @@ export async function modelTable(): Promise<{ id: string; description: string; p
     const params: Record<string, number> = {};
     for (const f of FRAMEWORKS) {
       const engine = await loadEngine(f);
-      const m = await engine.seeded(0, () => engine.build(spec, { ...engineOptions(defaultConfig(f, spec.id)), threads: 1 }));
+      const m = await engine.seeded(0, () =>
+        engine.build(spec, { ...engineOptions(defaultConfig(f, spec.id)), threads: 1 }),
+      );
       params[f] = m.params;
       m.dispose();
     }
