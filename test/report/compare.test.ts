@@ -198,6 +198,32 @@ test('the child `fmnist train` gets exactly the config compare built', async () 
   );
 });
 
+test('the child `fmnist train` gets every key of a modern config, booleans and lists included', async () => {
+  for (const cfg of [
+    makeConfig({ framework: 'pytorch', model: 'resnet', recipe: 'modern', threads: 1, out: '/tmp/x/pytorch-resnet' }),
+    makeConfig({
+      framework: 'keras',
+      model: 'cnn',
+      nesterov: true,
+      augment: 'crop,flip,erase',
+      optimizer: 'sgd',
+      threads: 1,
+      out: '/tmp/x/keras-cnn',
+    }),
+    makeConfig({ framework: 'keras', model: 'mobilenet', nesterov: false, augment: 'none', threads: 1 }),
+  ]) {
+    const program = buildProgram();
+    const train = program.commands.find((c) => c.name() === 'train')!;
+    let seen: Record<string, unknown> = {};
+    train.action(async (o: Record<string, unknown>) => {
+      seen = o;
+    });
+    await program.parseAsync(['node', 'fmnist', ...trainArgs(cfg)]);
+    const keys = Object.keys(cfg);
+    assert.deepEqual(makeConfig(Object.fromEntries(keys.map((k) => [k, seen[k]]))), cfg);
+  }
+});
+
 test('`fmnist report` on a folder without finished runs says so and writes nothing', async () => {
   const empty = join(tmp.dir, 'empty');
   mkdirSync(empty);

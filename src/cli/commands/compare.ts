@@ -69,8 +69,14 @@ export async function loadReportImages(
 /** The `fmnist train` arguments that reproduce `cfg` exactly: every key of the config, as its flag. */
 export function trainArgs(cfg: TrainConfig): string[] {
   const args = ['train'];
-  for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[])
-    if (k !== 'dataDir' || cfg.dataDir) args.push(flagName(k), String(cfg[k]));
+  for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[]) {
+    const v = cfg[k];
+    if (k === 'dataDir' && !cfg.dataDir) continue;
+    // A boolean is --x or --no-x; a list is comma-separated, 'none' when empty.
+    if (typeof v === 'boolean') args.push(flagName(v ? k : `no-${k}`));
+    else if (Array.isArray(v)) args.push(flagName(k), v.length ? v.join(',') : 'none');
+    else args.push(flagName(k), String(v));
+  }
   return args;
 }
 
