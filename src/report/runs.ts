@@ -254,8 +254,19 @@ export function loadRuns(outDir: string): { runs: ReportRun[]; skipped: { dir: s
       runs.push({ ...r.run, id: r.run.id === name ? `${name}-2` : name, label: `${r.run.label} (${name})` });
     else runs.push(r.run);
   }
-  return { runs: sortRuns(runs).flatMap((r) => {
+  const all = sortRuns(runs).flatMap((r) => {
     const tta = loadTtaRow(r);
     return tta ? [r, tta] : [r];
-  }), skipped };
+  });
+  // A TTA row can meet a label already taken (an ensemble's TTA row and an ensemble evaluated with TTA):
+  // charts and the table tell rows apart by label, figures by id.
+  const labels = new Set<string>();
+  const ids = new Set<string>();
+  for (const r of all) {
+    if (labels.has(r.label)) r.label = `${r.label} (${basename(r.dir)})`;
+    while (ids.has(r.id)) r.id = `${r.id}-2`;
+    labels.add(r.label);
+    ids.add(r.id);
+  }
+  return { runs: all, skipped };
 }

@@ -491,12 +491,8 @@ export function placeLabels(
     let bestCost = Number.POSITIVE_INFINITY;
     for (const s of spots) {
       const c = cost(s);
-      if (c === 0) {
-        best = s;
-        bestCost = 0;
-        break;
-      }
       if (c < bestCost) [best, bestCost] = [s, c];
+      if (c === 0) break;
     }
     const box = boxOf(best);
     placed.push(box);
@@ -507,13 +503,36 @@ export function placeLabels(
 const LABEL_FONT = 11;
 const LABEL_HEIGHT = 13;
 
-/** Log-scale ticks that read well: 1, 2, 5 x 10^k, or round durations for seconds. */
-function logTicks(lo: number, hi: number, cost: 'seconds' | 'params'): number[] {
-  const candidates =
+/**
+ * Log-scale ticks that read well: 1, 2, 5 x 10^k (round durations past a minute for seconds); 1..9 x 10^k
+ * where the domain is too narrow for two of those; the points' own values where even that fails.
+ */
+function logTicks(lo: number, hi: number, cost: 'seconds' | 'params', own: readonly number[]): number[] {
+  const decades = (ms: number[]) =>
+    Array.from({ length: 16 }, (_, k) => ms.map((m) => Number((m * 10 ** (k - 4)).toPrecision(1)))).flat();
+  const coarse =
     cost === 'seconds'
-      ? [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 4 * 3600, 10 * 3600, 24 * 3600, 48 * 3600]
-      : Array.from({ length: 10 }, (_, k) => [1, 2, 5].map((m) => m * 10 ** k)).flat();
-  return candidates.filter((t) => t >= lo && t <= hi);
+      ? [
+          ...decades([1, 2, 5]).filter((t) => t <= 20),
+          30,
+          60,
+          120,
+          300,
+          600,
+          1200,
+          1800,
+          3600,
+          7200,
+          4 * 3600,
+          10 * 3600,
+          24 * 3600,
+          48 * 3600,
+        ]
+      : decades([1, 2, 5]);
+  const inside = (ts: readonly number[]) => ts.filter((t) => t >= lo && t <= hi);
+  if (inside(coarse).length >= 2) return inside(coarse);
+  const fine = inside(decades([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+  return fine.length >= 2 ? fine : [...new Set(own)].sort((a, b) => a - b);
 }
 
 /** One panel of the Pareto view: accuracy against a cost on a log scale, frontier as a staircase. */
@@ -580,7 +599,7 @@ function paretoPanel(
       ey: end.ly,
     };
   });
-  const ticks = logTicks(x0, x1, cost);
+  const ticks = logTicks(x0, x1, cost, xs);
   const x = {
     field: 'cost',
     type: 'quantitative' as const,
@@ -591,9 +610,10 @@ function paretoPanel(
         ? {
             values: ticks,
             labelExpr:
-              "datum.value < 60 ? datum.value + ' s' : datum.value < 3600 ? datum.value / 60 + ' min' : datum.value / 3600 + ' h'",
+              "datum.value < 60 ? format(datum.value, '.2~r') + ' s' : datum.value < 3600 ? " +
+              "format(datum.value / 60, '.2~r') + ' min' : format(datum.value / 3600, '.2~r') + ' h'",
           }
-        : { values: ticks, format: '~s' },
+        : { values: ticks, format: '.3~s' },
   };
   const y = {
     field: 'accuracy',
@@ -645,10 +665,7 @@ function paretoPanel(
     width,
     height,
     title: {
-      text:
-        cost === 'seconds'
-          ? 'Test accuracy against training time'
-          : 'Test accuracy against trainable parameters',
+      text: cost === 'seconds' ? 'Test accuracy against training time' : 'Test accuracy against trainable parameters',
       fontSize: 13,
       frame: 'group' as const,
     },
@@ -716,7 +733,9 @@ export function paretoSpec(runs: readonly ReportRun[]): TopLevelSpec | null {
       subtitle: [
         'One point per run; grey staircase: the Pareto frontier (runs no other run beats with higher accuracy at lower cost), labelled in bold',
         ...(missing > 0
-          ? [`${missing} run${missing === 1 ? '' : 's'} without a known training time ${missing === 1 ? 'is' : 'are'} only on the parameters panel`]
+          ? [
+              `${missing} run${missing === 1 ? '' : 's'} without a known training time ${missing === 1 ? 'is' : 'are'} only on the parameters panel`,
+            ]
           : []),
       ],
     },

@@ -115,7 +115,9 @@ export function recipeSummary(c: Partial<TrainConfig>, recipe?: RunInfo['recipe'
   parts.push(
     aug.length
       ? `augmentation ${aug
-          .map((a) => (a === 'crop' ? `crop (pad ${c.cropPad ?? 2})` : a === 'erase' ? `erase (p ${c.eraseP ?? 0.25})` : a))
+          .map((a) =>
+            a === 'crop' ? `crop (pad ${c.cropPad ?? 2})` : a === 'erase' ? `erase (p ${c.eraseP ?? 0.25})` : a,
+          )
           .join(', ')}`
       : 'no augmentation',
   );
@@ -291,7 +293,9 @@ function paretoConclusion(runs: readonly ReportRun[]): Conclusion | null {
       paretoRows(runs, cost)
         .filter((r) => r.onFrontier)
         .sort((a, b) => a.x - b.x)
-        .map((r) => `${r.run.label} (${pct(r.y)}, ${cost === 'seconds' ? formatDuration(r.x) : `${int(r.x)} parameters`})`),
+        .map(
+          (r) => `${r.run.label} (${pct(r.y)}, ${cost === 'seconds' ? formatDuration(r.x) : `${int(r.x)} parameters`})`,
+        ),
     );
   const time = list('seconds');
   const params = list('params');

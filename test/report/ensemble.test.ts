@@ -44,7 +44,9 @@ before(async () => {
     // Relative, as `fmnist ensemble` may write it from another working folder: found as a sibling.
     { dir: 'elsewhere/pytorch-cnn', framework: 'pytorch', model: 'cnn', params: 225034 },
   ];
-  writeEnsembleRun(tmp.dir, 'ensemble-a', members, { test: test40, accuracy: 0.95 });
+  const a = writeEnsembleRun(tmp.dir, 'ensemble-a', members, { test: test40, accuracy: 0.95 });
+  // An ensemble may be evaluated with TTA afterwards too; its TTA row is labelled like ensemble-b, so renamed.
+  writeTtaMetrics(a, 0.01);
   // Evaluated with TTA, and one member gone: no training time.
   writeEnsembleRun(
     tmp.dir,
@@ -76,6 +78,7 @@ test('ensembles and TTA rows get their labels, after the runs, each TTA row next
       'PyTorch CNN (TTA)',
       'Ensemble of 2',
       'Ensemble of 2 (TTA)',
+      'Ensemble of 2 (TTA) (ensemble-b)',
       'Ensemble of 2 (ensemble-c)',
     ],
   );
@@ -86,7 +89,7 @@ test('ensembles and TTA rows get their labels, after the runs, each TTA row next
   assert.equal(tta.metrics.testAccuracy, byLabel('PyTorch CNN').metrics.testAccuracy + 0.025);
   assert.deepEqual(
     runs.map((r) => runTags(r).map((t) => t.text)),
-    [[], [], ['TTA'], ['ensemble'], ['ensemble', 'TTA'], ['ensemble']],
+    [[], [], ['TTA'], ['ensemble'], ['ensemble', 'TTA'], ['ensemble', 'TTA'], ['ensemble']],
   );
   assert.equal(runTags(byLabel('Ensemble of 2'))[0].title, 'PyTorch dense + PyTorch CNN');
   // loadRun alone reads an ensemble folder too (compare uses it to decide what to reuse).
@@ -96,14 +99,14 @@ test('ensembles and TTA rows get their labels, after the runs, each TTA row next
 
 test("an ensemble's training time is its members' together, unknown when one cannot be read", () => {
   assert.equal(trainingSeconds(byLabel('Ensemble of 2')), 5 * 3.2 + 5 * 12.5);
-  assert.equal(trainingSeconds(byLabel('Ensemble of 2 (TTA)')), null);
+  assert.equal(trainingSeconds(byLabel('Ensemble of 2 (TTA) (ensemble-b)')), null);
   // A TTA row keeps its run's training time and parameters.
   assert.equal(trainingSeconds(byLabel('PyTorch CNN (TTA)')), trainingSeconds(byLabel('PyTorch CNN')));
   const t = comparisonTable(runs);
   const row = (label: string) => t.rows[runs.findIndex((r) => r.label === label)];
   assert.deepEqual(row('Ensemble of 2').slice(0, 4), ['Ensemble of 2', '334,420', '95.00%', '1 min 19 s']);
   // What an ensemble's metrics.json does not have is a dash, never NaN or undefined.
-  assert.deepEqual(row('Ensemble of 2 (TTA)').slice(3, 8), ['-', '-', '-', '-', '-']);
+  assert.deepEqual(row('Ensemble of 2 (TTA) (ensemble-b)').slice(3, 8), ['-', '-', '-', '-', '-']);
   assert.ok(!JSON.stringify(t).match(/NaN|undefined/));
 });
 
@@ -113,7 +116,7 @@ test('the Pareto view has every row on the parameters panel, and those with a tr
   assert.equal(params.length, runs.length);
   assert.deepEqual(
     runs.map((r) => r.label).filter((l) => !time.includes(l)),
-    ['Ensemble of 2 (TTA)'],
+    ['Ensemble of 2 (TTA) (ensemble-b)'],
   );
   const svg = readFileSync(join(tmp.dir, 'figures', 'pareto.svg'), 'utf8');
   for (const s of [
@@ -150,7 +153,10 @@ test('conclusions: ensembles against their best member, TTA against the plain ru
   const text = (topic: string) => c.find((x) => x.topic === topic)?.text ?? '';
   // The models' own conclusions leave the extra rows out.
   assert.match(text('Best model'), /PyTorch CNN has the best test accuracy, 90\.00%, of the 2 models/);
-  assert.match(text('Ensembles and TTA'), /Ensemble of 2 scores 95\.00% against 90\.00% for its best member, PyTorch CNN: \+5\.00 points/);
+  assert.match(
+    text('Ensembles and TTA'),
+    /Ensemble of 2 scores 95\.00% against 90\.00% for its best member, PyTorch CNN: \+5\.00 points/,
+  );
   assert.match(text('Ensembles and TTA'), /PyTorch CNN with TTA: 92\.50% against 90\.00% without, \+2\.50 points/);
   assert.match(text('Pareto frontier'), /by training time, PyTorch dense \(80\.00%, 16\.0 s\), /);
 });

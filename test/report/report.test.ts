@@ -134,7 +134,9 @@ test('charts carry titles, axis titles, class names and a legend', () => {
 
 test('the Pareto view: one point per run on each panel, the frontier, and no figure for a single run', async () => {
   const { runs } = loadRuns(tmp.dir);
-  const spec = specs.paretoSpec(runs) as unknown as { vconcat: { data: { values: { label: string; front: boolean }[] } }[] };
+  const spec = specs.paretoSpec(runs) as unknown as {
+    vconcat: { data: { values: { label: string; front: boolean }[] } }[];
+  };
   assert.equal(spec.vconcat.length, 2);
   for (const panel of spec.vconcat) {
     const v = panel.data.values;

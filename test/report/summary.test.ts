@@ -220,7 +220,7 @@ test('Pareto frontier: the points no other point beats on both cost and accuracy
   );
 });
 
-test('recipe line: an old run.json without recipe keys falls back to the seed\'s Adam, cosine, no augmentation', () => {
+test("recipe line: an old run.json without recipe keys falls back to the seed's Adam, cosine, no augmentation", () => {
   const old = JSON.parse(
     readFileSync(new URL('../fixtures/old-runs/keras-dense/run.json', import.meta.url), 'utf8'),
   ) as { config: Partial<TrainConfig> };
