@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { buildProgram } from '../../src/cli/index.js';
 import { configDifferences, runCompare, trainArgs, type CompareDeps } from '../../src/cli/commands/compare.js';
 import { makeConfig, type TrainConfig } from '../../src/runs/config.js';
+import { MODEL_IDS } from '../../src/models/index.js';
 import { syntheticSplit, tempDir, writeSyntheticRun } from './helpers.js';
 
 const tmp = tempDir('fmnist-compare-');
@@ -155,6 +156,20 @@ test('the CLI has compare and report, and rejects unknown frameworks or models',
     /comma-separated list of keras, pytorch/,
   );
   await assert.rejects(program.parseAsync(['node', 'fmnist', 'compare', '--models', 'dense,vgg']), /got 'dense,vgg'/);
+});
+
+test('--models takes every model in the registry, and the help lists them', async () => {
+  const program = buildProgram();
+  const compare = program.commands.find((c) => c.name() === 'compare')!;
+  let seen: Record<string, unknown> = {};
+  compare.action(async (o: Record<string, unknown>) => {
+    seen = o;
+  });
+  await program.parseAsync(['node', 'fmnist', 'compare', '--models', MODEL_IDS.join(',')]);
+  assert.deepEqual(seen.models, [...MODEL_IDS]);
+  assert.ok(MODEL_IDS.includes('resnet') && MODEL_IDS.includes('mobilenet') && MODEL_IDS.includes('cnn-bn'));
+  const help = compare.helpInformation().replace(/\s+/g, ' ');
+  assert.ok(help.includes(`any of ${MODEL_IDS.join(', ')}`), help);
 });
 
 test('the child `fmnist train` gets exactly the config compare built', async () => {
