@@ -1,6 +1,6 @@
 // The report as a list of sections, rendered two ways: one self-contained HTML file (every figure
 // embedded as a data URI) and Markdown for a repository (linking the PNGs under figures/).
-import type { Table } from './summary.js';
+import type { Table, Tag } from './summary.js';
 
 export interface FigureRef {
   /** File stem under figures/: `<id>.svg` and `<id>.png`. */
@@ -39,14 +39,30 @@ export interface ReportDocument {
 const escapeHtml = (s: string) =>
   s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] ?? c);
 
+/** A badge: `<span class="tag tag-tta" title="...">TTA</span>`. */
+export function tagHtml(tag: Tag): string {
+  const slug = tag.text.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  return `<span class="tag tag-${slug}"${tag.title ? ` title="${escapeHtml(tag.title)}"` : ''}>${escapeHtml(tag.text)}</span>`;
+}
+
 export function tableHtml(t: Table, caption?: string): string {
   const cls = (i: number) => (t.numeric[i] ? ' class="num"' : '');
+  const cell = (c: string, i: number, tags: Tag[]) => {
+    if (i > 0 || tags.length === 0) return escapeHtml(c);
+    // The badge says it, so the label's own " (TTA)" would repeat it.
+    const label = tags.some((g) => g.text === 'TTA') ? c.replace(/ \(TTA\)$/, '') : c;
+    return `${escapeHtml(label)} ${tags.map(tagHtml).join(' ')}`;
+  };
   return [
     caption ? `<p class="caption">${escapeHtml(caption)}</p>` : '',
     '<div class="table-wrap"><table>',
     `<thead><tr>${t.header.map((h, i) => `<th${cls(i)}>${escapeHtml(h)}</th>`).join('')}</tr></thead>`,
     '<tbody>',
-    ...t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${escapeHtml(c)}</td>`).join('')}</tr>`),
+    ...t.rows.map((r, k) => {
+      const tags = t.tags?.[k] ?? [];
+      const tr = tags.length ? '<tr class="tagged">' : '<tr>';
+      return `${tr}${r.map((c, i) => `<td${cls(i)}>${cell(c, i, tags)}</td>`).join('')}</tr>`;
+    }),
     '</tbody></table></div>',
   ].join('\n');
 }
@@ -97,8 +113,14 @@ a { color: #1f5fa8; }
 .table-wrap { overflow-x: auto; margin: 12px 0; }
 table { border-collapse: collapse; font-size: 14px; }
 p.caption { color: #555; font-size: 14px; margin: 12px 0 4px; }
-th, td { padding: 5px 12px; border-bottom: 1px solid #e3e5e8; text-align: left; white-space: nowrap; }
-th { background: #f0f3f7; font-weight: 600; }
+th, td { padding: 5px 10px; border-bottom: 1px solid #e3e5e8; text-align: left; white-space: nowrap; }
+/* Headers may wrap ("Epochs (best)" on two lines), so that a wide table still fits a 1200 px window. */
+th { background: #f0f3f7; font-weight: 600; white-space: normal; vertical-align: bottom; }
+.tag { display: inline-block; font-size: 11px; font-weight: 600; line-height: 16px; padding: 0 6px; margin-left: 2px;
+  border-radius: 8px; vertical-align: 1px; border: 1px solid; }
+.tag-ensemble { background: #e6f4ea; color: #1e6b3a; border-color: #b5dcc1; }
+.tag-tta { background: #f1eafa; color: #5b3a8c; border-color: #d6c6ee; }
+tr.tagged td:first-child { box-shadow: inset 3px 0 #9aa6b2; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:hover td { background: #fafbfc; }
 th.group { text-align: center; border-left: 1px solid #dde3ea; }

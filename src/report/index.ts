@@ -15,11 +15,12 @@ import {
 } from './document.js';
 import { renderPredictionGrid, renderSamples } from './images.js';
 import { rasterFigure, renderChart, type RenderedFigure } from './render.js';
-import type { ReportRun } from './runs.js';
+import { isEnsemble, isTtaRow, modelRuns, runLabel, type ReportRun } from './runs.js';
 import {
   confusionSpec,
   confusedPairsSpec,
   historySpec,
+  paretoSpec,
   perClassSpec,
   reliabilitySpec,
   validationSpec,
@@ -29,12 +30,30 @@ import {
   comparisonTable,
   conclusions,
   confusedPairsTable,
+  formatDuration,
+  pct,
   perClassRows,
   perClassTable,
+  recipeSummary,
   type PerClassRow,
 } from './summary.js';
 
-export { loadRun, loadRuns, runId, runLabel, sortRuns, type ReportRun } from './runs.js';
+export {
+  ensembleLabel,
+  isEnsemble,
+  isTtaRow,
+  loadRun,
+  loadRuns,
+  loadTtaRow,
+  modelRuns,
+  runId,
+  runLabel,
+  sortRuns,
+  trainingSeconds,
+  ttaLabel,
+  type EnsembleMember,
+  type ReportRun,
+} from './runs.js';
 export { renderChart, rasterFigure, svgToPng, PNG_SCALE, type RenderedFigure } from './render.js';
 export { GRID, predictionGridSize, renderPredictionGrid, selectPredictions } from './images.js';
 export * as specs from './specs.js';
@@ -119,7 +138,9 @@ function perClassHtml(runs: readonly ReportRun[], rows: PerClassRow[]): string {
   ].join('\n');
 }
 
-function dataSummary(runs: readonly ReportRun[]): string {
+function dataSummary(all: readonly ReportRun[]): string {
+  // An ensemble's run.json may not say; its members' do.
+  const runs = all.filter((r) => r.info.data);
   const d = runs[0]?.info.data;
   if (!d) return '';
   const same = runs.every(
@@ -134,9 +155,46 @@ function dataSummary(runs: readonly ReportRun[]): string {
     : `The runs used different amounts of data; see Runs below. The first: ${counts}.`;
 }
 
-function runDetails(r: ReportRun): Block[] {
+function ensembleDetails(r: ReportRun, tta: ReportRun | undefined): Block[] {
+  const m = r.metrics;
+  const members = r.members ?? [];
+  const items: { lead?: string; text: string }[] = [
+    { lead: 'Folder', text: r.dir },
+    {
+      lead: 'Members',
+      text: members.length
+        ? members
+            .map((x) => `${runLabel(x.framework, x.model)} (${x.dir}, ${x.params.toLocaleString('en-US')} parameters)`)
+            .join('; ')
+        : 'not listed in run.json',
+    },
+    {
+      lead: 'Evaluation',
+      text:
+        `test accuracy ${pct(m.testAccuracy)}` +
+        (r.tta ? ', with test-time augmentation' : '') +
+        `, ${m.params.toLocaleString('en-US')} parameters in all` +
+        (r.trainSeconds != null ? `, ${formatDuration(r.trainSeconds)} of training in all` : '') +
+        (tta ? `; with TTA ${pct(tta.metrics.testAccuracy)} (metrics-tta.json)` : ''),
+    },
+  ];
+  if (r.info.data)
+    items.push({
+      lead: 'Data',
+      text: `${r.info.data.testCount} test images from ${r.info.data.dir}`,
+    });
+  if (r.info.createdAt) items.push({ lead: 'Built', text: r.info.createdAt });
+  return [
+    { kind: 'subheading', text: r.label },
+    { kind: 'list', items },
+  ];
+}
+
+function runDetails(r: ReportRun, all: readonly ReportRun[]): Block[] {
+  const tta = all.find((t) => t.ttaOf === r.id);
+  if (isEnsemble(r)) return ensembleDetails(r, tta);
   const c = r.info.config;
-  const engine = Object.entries(r.info.engine)
+  const engine = Object.entries(r.info.engine ?? {})
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   return [
@@ -145,14 +203,25 @@ function runDetails(r: ReportRun): Block[] {
       kind: 'list',
       items: [
         { lead: 'Folder', text: r.dir },
+        { lead: 'Recipe', text: recipeSummary(c, r.info.recipe) },
         {
           lead: 'Config',
           text:
-            `epochs ${c.epochs} (ran ${r.metrics.epochs}, best ${r.metrics.bestEpoch}), batch size ${c.batchSize}, Adam lr ${c.lr}, ` +
+            `epochs ${c.epochs} (ran ${r.metrics.epochs}, best ${r.metrics.bestEpoch}), batch size ${c.batchSize}, ` +
             `seed ${c.seed}, validation split ${c.valSplit}, patience ${c.patience}, threads ${c.threads}` +
             (c.limit ? `, limit ${c.limit}` : '') +
             (c.testLimit ? `, test limit ${c.testLimit}` : ''),
         },
+        ...(tta
+          ? [
+              {
+                lead: 'TTA',
+                text:
+                  `with test-time augmentation (metrics-tta.json): test accuracy ${pct(tta.metrics.testAccuracy)} ` +
+                  `against ${pct(r.metrics.testAccuracy)}, ECE ${tta.metrics.ece.toFixed(4)}`,
+              },
+            ]
+          : []),
         {
           lead: 'Data',
           text: `${r.info.data.trainCount} train / ${r.info.data.valCount} validation / ${r.info.data.testCount} test images from ${r.info.data.dir} (${r.info.data.origin})`,
@@ -170,7 +239,11 @@ function runDetails(r: ReportRun): Block[] {
 
 /** Renders every figure and writes report.html, report.md and figures/ under `outDir`. */
 export async function buildReport(input: ReportInput): Promise<ReportOutput> {
-  const { outDir, runs } = input;
+  const { outDir } = input;
+  // Every row (ensembles and TTA rows too) for the table and the Pareto view; the models of their own for the
+  // per-model figures (a TTA row has no history or probabilities, and would repeat its run's figures).
+  const all = input.runs;
+  const runs = modelRuns(all);
   const log = input.log ?? (() => {});
   const figuresDir = join(outDir, 'figures');
   const figures: ReportOutput['figures'] = [];
@@ -197,24 +270,49 @@ export async function buildReport(input: ReportInput): Promise<ReportOutput> {
   if (runs.length === 0) comparison.push({ kind: 'p', text: 'No finished runs to compare yet.' });
   else {
     comparison.push({ kind: 'p', text: dataSummary(runs) });
+    const tagged = [
+      ...(all.some(isEnsemble)
+        ? [
+            'rows tagged \u201censemble\u201d combine the models listed under Runs, and their training time is their members\u2019 together',
+          ]
+        : []),
+      ...(all.some((r) => r.tta)
+        ? ['rows tagged \u201cTTA\u201d are evaluated with test-time augmentation, after the same training']
+        : []),
+    ];
     comparison.push({
       kind: 'table',
-      table: comparisonTable(runs),
+      table: comparisonTable(all),
       caption:
         'Training time is the sum of the epochs\u2019 training passes; images/s is training throughput; ' +
-        'validation accuracy is at the best epoch, whose weights were kept; ECE is the expected calibration error on the test set.',
+        'validation accuracy is at the best epoch, whose weights were kept; ECE is the expected calibration error on the test set' +
+        (tagged.length ? `; ${tagged.join('; ')}.` : '.'),
     });
   }
   if (notes.length)
     comparison.push({ kind: 'subheading', text: 'Notes' }, { kind: 'list', items: notes.map((text) => ({ text })) });
   sections.push({ id: 'comparison', title: 'Comparison', blocks: comparison });
+  const pareto = paretoSpec(all);
+  if (pareto)
+    sections.push({
+      id: 'pareto',
+      title: 'Accuracy against cost',
+      blocks: [
+        await chart(
+          'pareto',
+          'Accuracy against cost',
+          'Test accuracy against training time and against trainable parameters, one point per run; the staircase is the Pareto frontier, the runs that no other run beats with higher accuracy at lower cost.',
+          pareto,
+        ),
+      ],
+    });
   if (runs.length)
     sections.push({
       id: 'conclusions',
       title: 'Conclusions',
       blocks: [
         { kind: 'p', text: 'Computed from the numbers above.' },
-        { kind: 'list', items: conclusions(runs).map((c) => ({ lead: c.topic, text: c.text })) },
+        { kind: 'list', items: conclusions(all).map((c) => ({ lead: c.topic, text: c.text })) },
       ],
     });
 
@@ -361,7 +459,7 @@ export async function buildReport(input: ReportInput): Promise<ReportOutput> {
     }
     sections.push({ id: 'predictions', title: 'Predictions', blocks: predictions });
 
-    sections.push({ id: 'runs', title: 'Runs', blocks: runs.flatMap(runDetails) });
+    sections.push({ id: 'runs', title: 'Runs', blocks: runs.flatMap((r) => runDetails(r, all)) });
   }
 
   // Figures from earlier reports that this one did not draw (a run since removed) would mislead.
@@ -371,10 +469,12 @@ export async function buildReport(input: ReportInput): Promise<ReportOutput> {
       if (/\.(svg|png)$/.test(name) && !keep.has(join(figuresDir, name)))
         rmSync(join(figuresDir, name), { force: true });
 
+  const variants = all.filter(isTtaRow).length;
   const doc: ReportDocument = {
     title: 'Fashion-MNIST: Keras vs PyTorch',
     subtitle:
-      `${runs.length} model${runs.length === 1 ? '' : 's'}: ${runs.map((r) => r.label).join(', ') || 'none'}. ` +
+      `${runs.length} model${runs.length === 1 ? '' : 's'}: ${runs.map((r) => r.label).join(', ') || 'none'}` +
+      (variants ? `; ${variants} also evaluated with TTA. ` : '. ') +
       `Generated ${new Date().toISOString().replace('T', ' ').slice(0, 16)} UTC by fmnist.`,
     sections,
   };

@@ -1,8 +1,9 @@
 // One function per chart, each returning a Vega-Lite spec with its data inlined. Rendering is render.ts's job.
 import type { TopLevelSpec } from 'vega-lite';
 import { topConfusions } from '../runs/metrics.js';
-import { classNames } from './summary.js';
-import { runColors, type ReportRun } from './runs.js';
+import { textWidthPx } from './fonts.js';
+import { classNames, paretoRows, type ParetoRow } from './summary.js';
+import { frameworkName, isEnsemble, runColors, type ReportRun } from './runs.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
@@ -313,12 +314,22 @@ export function reliabilitySpec(runs: readonly ReportRun[]): TopLevelSpec {
       }));
   });
   const color = { field: 'model', type: 'nominal' as const, title: 'Model', scale: runColors(runs) };
-  const ece = runs.map((r) => `${r.label} ${r.metrics.ece.toFixed(4)}`).join(', ');
+  // One line of ECEs would make the figure as wide as the list is long: a few runs per line.
+  const ece: string[] = [];
+  for (const item of runs.map((r) => `${r.label} ${r.metrics.ece.toFixed(4)}`)) {
+    const last = ece.length - 1;
+    if (last >= 0 && ece[last].length + item.length < 96) ece[last] += `, ${item}`;
+    else ece.push(item);
+  }
   return {
     $schema: SCHEMA,
     title: {
       text: 'Calibration: reliability diagram',
-      subtitle: [`Expected calibration error (ECE): ${ece}`, 'A perfectly calibrated model lies on the diagonal'],
+      subtitle: [
+        `Expected calibration error (ECE): ${ece[0] ?? ''}`,
+        ...ece.slice(1),
+        'A perfectly calibrated model lies on the diagonal',
+      ],
     },
     data: { values: bins },
     vconcat: [
@@ -384,4 +395,352 @@ export function reliabilitySpec(runs: readonly ReportRun[]): TopLevelSpec {
     ],
     spacing: 24,
   };
+}
+
+// ---- The Pareto view ----------------------------------------------------------------------------------------
+
+/** Colours of the Pareto view: by kind of run, as the text labels name each one. */
+const FAMILY_COLORS: Record<string, string> = { Keras: '#d35f1f', PyTorch: '#1f5fa8', Ensemble: '#2f8a4c' };
+const familyOf = (r: ReportRun) => (isEnsemble(r) ? 'Ensemble' : frameworkName(r.info.framework));
+
+export interface LabelBox {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface PlacedLabel {
+  /** The label's anchor in pixels, and how the text hangs from it. */
+  x: number;
+  y: number;
+  align: 'left' | 'right' | 'center';
+  baseline: 'top' | 'middle' | 'bottom';
+  box: LabelBox;
+  /** Drawn away from its point, so a leader line joins them. */
+  leader: boolean;
+}
+
+const overlap = (a: LabelBox, b: LabelBox) =>
+  Math.max(0, Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x)) *
+  Math.max(0, Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y));
+
+/**
+ * Places text labels next to points (pixel coordinates, y down) so that they overlap neither each other nor
+ * the points nor the `segments` (axis-aligned lines), and stay inside `width` x `height`: each label, in turn,
+ * takes the first free spot around its point, then spots further out (with a leader line), else the spot
+ * with the least overlap.
+ */
+export function placeLabels(
+  points: readonly { x: number; y: number; w: number; h: number }[],
+  width: number,
+  height: number,
+  segments: readonly LabelBox[] = [],
+  radius = 5,
+): PlacedLabel[] {
+  const pointBoxes = points.map((p) => ({ x: p.x - radius, y: p.y - radius, w: 2 * radius, h: 2 * radius }));
+  const placed: LabelBox[] = [];
+  const gap = radius + 3;
+  return points.map((p) => {
+    type Spot = Omit<PlacedLabel, 'box'>;
+    const spots: Spot[] = [
+      { x: p.x + gap, y: p.y, align: 'left', baseline: 'middle', leader: false },
+      { x: p.x - gap, y: p.y, align: 'right', baseline: 'middle', leader: false },
+      { x: p.x, y: p.y - gap, align: 'center', baseline: 'bottom', leader: false },
+      { x: p.x, y: p.y + gap, align: 'center', baseline: 'top', leader: false },
+      { x: p.x + radius, y: p.y - radius, align: 'left', baseline: 'bottom', leader: false },
+      { x: p.x + radius, y: p.y + radius, align: 'left', baseline: 'top', leader: false },
+      { x: p.x - radius, y: p.y - radius, align: 'right', baseline: 'bottom', leader: false },
+      { x: p.x - radius, y: p.y + radius, align: 'right', baseline: 'top', leader: false },
+    ];
+    for (const d of [16, 28, 42, 58])
+      for (const [ux, uy] of [
+        [0, -1],
+        [0, 1],
+        [1, -1],
+        [1, 1],
+        [-1, -1],
+        [-1, 1],
+        [1, 0],
+        [-1, 0],
+      ])
+        spots.push({
+          x: p.x + ux * (d + (uy === 0 ? gap : 0)),
+          y: p.y + uy * d,
+          align: ux > 0 ? 'left' : ux < 0 ? 'right' : 'center',
+          baseline: uy < 0 ? 'bottom' : uy > 0 ? 'top' : 'middle',
+          leader: true,
+        });
+    const boxOf = (s: Spot): LabelBox => ({
+      x: s.align === 'left' ? s.x : s.align === 'right' ? s.x - p.w : s.x - p.w / 2,
+      y: s.baseline === 'top' ? s.y : s.baseline === 'bottom' ? s.y - p.h : s.y - p.h / 2,
+      w: p.w,
+      h: p.h,
+    });
+    const pad = (b: LabelBox, m: number) => ({ x: b.x - m, y: b.y - m, w: b.w + 2 * m, h: b.h + 2 * m });
+    const cost = (s: Spot) => {
+      const b = boxOf(s);
+      if (b.x < 0 || b.y < 0 || b.x + b.w > width || b.y + b.h > height) return Number.POSITIVE_INFINITY;
+      let c = 0;
+      for (const o of placed) c += overlap(pad(b, 2), o);
+      for (const o of pointBoxes) c += 2 * overlap(pad(b, 1), o);
+      for (const o of segments) c += overlap(b, o) > 0 ? 20 : 0;
+      return c;
+    };
+    let best = spots[0];
+    let bestCost = Number.POSITIVE_INFINITY;
+    for (const s of spots) {
+      const c = cost(s);
+      if (c < bestCost) [best, bestCost] = [s, c];
+      if (c === 0) break;
+    }
+    const box = boxOf(best);
+    placed.push(box);
+    return { ...best, box };
+  });
+}
+
+const LABEL_FONT = 11;
+const LABEL_HEIGHT = 13;
+
+/**
+ * Log-scale ticks that read well: 1, 2, 5 x 10^k (round durations past a minute for seconds); 1..9 x 10^k
+ * where the domain is too narrow for two of those; the points' own values where even that fails.
+ */
+function logTicks(lo: number, hi: number, cost: 'seconds' | 'params', own: readonly number[]): number[] {
+  const decades = (ms: number[]) =>
+    Array.from({ length: 16 }, (_, k) => ms.map((m) => Number((m * 10 ** (k - 4)).toPrecision(1)))).flat();
+  const coarse =
+    cost === 'seconds'
+      ? [
+          ...decades([1, 2, 5]).filter((t) => t <= 20),
+          30,
+          60,
+          120,
+          300,
+          600,
+          1200,
+          1800,
+          3600,
+          7200,
+          4 * 3600,
+          10 * 3600,
+          24 * 3600,
+          48 * 3600,
+        ]
+      : decades([1, 2, 5]);
+  const inside = (ts: readonly number[]) => ts.filter((t) => t >= lo && t <= hi);
+  if (inside(coarse).length >= 2) return inside(coarse);
+  const fine = inside(decades([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+  return fine.length >= 2 ? fine : [...new Set(own)].sort((a, b) => a - b);
+}
+
+/** One panel of the Pareto view: accuracy against a cost on a log scale, frontier as a staircase. */
+function paretoPanel(
+  rows: ParetoRow[],
+  cost: 'seconds' | 'params',
+  accDomain: [number, number],
+  width: number,
+  height: number,
+) {
+  const xs = rows.map((r) => r.x);
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  // Room on both sides in log space, at least a factor of 2 overall, so that the labels of the end points fit.
+  const span = Math.max(Math.log(hi / lo), Math.log(2));
+  const x0 = Math.exp(Math.log(lo) - 0.12 * span);
+  const x1 = Math.exp(Math.log(hi) + 0.12 * span);
+  const px = (x: number) => (width * Math.log(x / x0)) / Math.log(x1 / x0);
+  const py = (y: number) => height * (1 - (y - accDomain[0]) / (accDomain[1] - accDomain[0]));
+  const front = rows.filter((r) => r.onFrontier).sort((a, b) => a.x - b.x);
+  // The staircase in pixels, for the labels to keep off: horizontal from each frontier point, then up.
+  const segments: LabelBox[] = front.slice(0, -1).flatMap((r, i) => {
+    const n = front[i + 1];
+    const [ax, ay, bx, by] = [px(r.x), py(r.y), px(n.x), py(n.y)];
+    return [
+      { x: ax, y: ay - 0.5, w: bx - ax, h: 1 },
+      { x: bx - 0.5, y: Math.min(ay, by), w: 1, h: Math.abs(ay - by) },
+    ];
+  });
+  // Frontier labels are placed first (they matter most), from the cheapest up.
+  const order = rows
+    .map((r, i) => i)
+    .sort((a, b) => Number(rows[b].onFrontier) - Number(rows[a].onFrontier) || rows[a].x - rows[b].x);
+  const toPlace = order.map((i) => ({
+    x: px(rows[i].x),
+    y: py(rows[i].y),
+    w: textWidthPx(rows[i].run.label, LABEL_FONT, rows[i].onFrontier ? 'bold' : 'normal'),
+    h: LABEL_HEIGHT,
+  }));
+  const placedInOrder = placeLabels(toPlace, width, height, segments);
+  const placed: PlacedLabel[] = [];
+  order.forEach((i, k) => (placed[i] = placedInOrder[k]));
+  const fromPx = (x: number, y: number) => ({
+    lx: x0 * Math.exp((x / width) * Math.log(x1 / x0)),
+    ly: accDomain[0] + (1 - y / height) * (accDomain[1] - accDomain[0]),
+  });
+  const values = rows.map((r, i) => {
+    const l = placed[i];
+    // A leader line runs from the point to the nearest edge of the label's box.
+    const ex = Math.max(l.box.x, Math.min(px(r.x), l.box.x + l.box.w));
+    const ey = Math.max(l.box.y, Math.min(py(r.y), l.box.y + l.box.h));
+    const end = fromPx(ex, ey);
+    return {
+      label: r.run.label,
+      family: familyOf(r.run),
+      evaluation: r.run.tta ? 'with TTA' : 'plain',
+      cost: r.x,
+      accuracy: r.y,
+      front: r.onFrontier,
+      ...fromPx(l.x, l.y),
+      align: l.align,
+      baseline: l.baseline,
+      leader: l.leader,
+      ex: end.lx,
+      ey: end.ly,
+    };
+  });
+  const ticks = logTicks(x0, x1, cost, xs);
+  const x = {
+    field: 'cost',
+    type: 'quantitative' as const,
+    title: cost === 'seconds' ? 'Training time (log scale)' : 'Trainable parameters (log scale)',
+    scale: { type: 'log' as const, domain: [x0, x1], nice: false },
+    axis:
+      cost === 'seconds'
+        ? {
+            values: ticks,
+            labelExpr:
+              "datum.value < 60 ? format(datum.value, '.2~r') + ' s' : datum.value < 3600 ? " +
+              "format(datum.value / 60, '.2~r') + ' min' : format(datum.value / 3600, '.2~r') + ' h'",
+          }
+        : { values: ticks, format: '.3~s' },
+  };
+  const y = {
+    field: 'accuracy',
+    type: 'quantitative' as const,
+    title: 'Test accuracy',
+    scale: { domain: accDomain, nice: false, zero: false },
+    axis: { format: '.1%' },
+  };
+  const families = [...new Set(rows.map((r) => familyOf(r.run)))].sort(
+    (a, b) => Object.keys(FAMILY_COLORS).indexOf(a) - Object.keys(FAMILY_COLORS).indexOf(b),
+  );
+  const color = {
+    field: 'family',
+    type: 'nominal' as const,
+    title: 'Run',
+    scale: { domain: families, range: families.map((f) => FAMILY_COLORS[f] ?? '#777') },
+    legend: { orient: 'top' as const, direction: 'horizontal' as const },
+  };
+  const evaluations = ['plain', 'with TTA'].filter((e) => values.some((v) => v.evaluation === e));
+  const shape = {
+    field: 'evaluation',
+    type: 'nominal' as const,
+    title: 'Evaluation',
+    scale: { domain: evaluations, range: ['circle', 'triangle-up'].slice(0, evaluations.length) },
+    legend: { orient: 'top' as const, direction: 'horizontal' as const },
+  };
+  const textLayers = [...new Set(values.map((v) => `${v.align}|${v.baseline}|${v.front}`))].map((key) => {
+    const [align, baseline, front] = key.split('|');
+    return {
+      transform: [
+        { filter: `datum.align === '${align}' && datum.baseline === '${baseline}' && datum.front === ${front}` },
+      ],
+      mark: {
+        type: 'text' as const,
+        align: align as PlacedLabel['align'],
+        baseline: baseline as PlacedLabel['baseline'],
+        fontSize: LABEL_FONT,
+        fontWeight: front === 'true' ? ('bold' as const) : ('normal' as const),
+        color: '#222',
+      },
+      encoding: {
+        x: { field: 'lx', type: 'quantitative' as const, scale: x.scale },
+        y: { field: 'ly', type: 'quantitative' as const, scale: y.scale },
+        text: { field: 'label', type: 'nominal' as const },
+      },
+    };
+  });
+  return {
+    width,
+    height,
+    title: {
+      text: cost === 'seconds' ? 'Test accuracy against training time' : 'Test accuracy against trainable parameters',
+      fontSize: 13,
+      frame: 'group' as const,
+    },
+    data: { values },
+    layer: [
+      ...(front.length > 1
+        ? [
+            {
+              transform: [{ filter: 'datum.front' }],
+              mark: { type: 'line' as const, interpolate: 'step-after' as const, color: '#8a8f96', strokeWidth: 1.5 },
+              encoding: { x, y, order: { field: 'cost', type: 'quantitative' as const } },
+            },
+          ]
+        : []),
+      {
+        transform: [{ filter: 'datum.leader' }],
+        mark: { type: 'rule' as const, color: '#9aa0a6', strokeWidth: 0.8 },
+        encoding: {
+          x,
+          y,
+          x2: { field: 'ex' },
+          y2: { field: 'ey' },
+        },
+      },
+      {
+        mark: { type: 'point' as const, filled: true, size: 70, opacity: 0.95 },
+        encoding: {
+          x,
+          y,
+          color,
+          shape,
+          stroke: { condition: { test: 'datum.front', value: '#111' }, value: 'white' },
+          strokeWidth: { condition: { test: 'datum.front', value: 1.5 }, value: 0.8 },
+        },
+      },
+      ...textLayers,
+    ],
+  };
+}
+
+/**
+ * The Pareto view: test accuracy against training time and against trainable parameters (both log scales),
+ * one labelled point per run (ensembles and TTA rows included), the frontier drawn as a staircase. Null when
+ * fewer than two runs have both numbers.
+ */
+export function paretoSpec(runs: readonly ReportRun[]): TopLevelSpec | null {
+  const time = paretoRows(runs, 'seconds');
+  const params = paretoRows(runs, 'params');
+  if (Math.max(time.length, params.length) < 2) return null;
+  const accs = [...time, ...params].map((r) => r.y);
+  const [lo, hi] = [Math.min(...accs), Math.max(...accs)];
+  const pad = Math.max(0.004, 0.12 * (hi - lo));
+  const accDomain: [number, number] = [Math.max(0, lo - pad), Math.min(1, hi + pad)];
+  const width = 720;
+  const height = Math.max(240, Math.min(360, 60 + 22 * Math.max(time.length, params.length)));
+  const panels = [
+    ...(time.length >= 2 ? [paretoPanel(time, 'seconds', accDomain, width, height)] : []),
+    ...(params.length >= 2 ? [paretoPanel(params, 'params', accDomain, width, height)] : []),
+  ];
+  const missing = runs.length - time.length;
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: 'Accuracy against cost',
+      subtitle: [
+        'One point per run; grey staircase: the Pareto frontier (runs no other run beats with higher accuracy at lower cost), labelled in bold',
+        ...(missing > 0
+          ? [
+              `${missing} run${missing === 1 ? '' : 's'} without a known training time ${missing === 1 ? 'is' : 'are'} only on the parameters panel`,
+            ]
+          : []),
+      ],
+    },
+    vconcat: panels,
+    spacing: 28,
+    resolve: { legend: { color: 'shared', shape: 'shared' } },
+  } as TopLevelSpec;
 }

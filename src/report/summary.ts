@@ -1,13 +1,27 @@
 // The numbers of a report: the comparison table, the per-class and confused-pair tables, and the
 // conclusions, all computed from the runs (nothing here is hard-coded about which model wins).
+import { resolve } from 'node:path';
+import type { TrainConfig } from '../runs/config.js';
+import type { RunInfo } from '../runs/files.js';
 import { topConfusions } from '../runs/metrics.js';
-import { frameworkName, modelName, type ReportRun } from './runs.js';
+import {
+  frameworkName,
+  isEnsemble,
+  isTtaRow,
+  modelName,
+  resolveMemberDir,
+  runLabel,
+  trainingSeconds,
+  type ReportRun,
+} from './runs.js';
 
 export interface Table {
   header: string[];
   rows: string[][];
   /** Columns holding numbers (right-aligned). */
   numeric: boolean[];
+  /** Badges shown after a row's first cell in HTML ("ensemble", "TTA"); Markdown has them in the label. */
+  tags?: Tag[][];
 }
 
 export const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
@@ -22,7 +36,29 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
 
-/** The seed's table (Model, Parameters, Test Accuracy, Training Time) plus the added columns. */
+/** A number formatted, or '-' when it is missing (an ensemble's metrics.json has no training fields). */
+const orDash = (x: unknown, f: (x: number) => string, zeroIsMissing = false) =>
+  typeof x === 'number' && Number.isFinite(x) && !(zeroIsMissing && x === 0) ? f(x) : '-';
+
+export interface Tag {
+  text: string;
+  /** A tooltip: an ensemble's members. */
+  title?: string;
+}
+
+/** The badges of a row: "ensemble" for an ensemble (its members as the tooltip), "TTA" for test-time augmentation. */
+export function runTags(r: ReportRun): Tag[] {
+  const tags: Tag[] = [];
+  if (isEnsemble(r))
+    tags.push({ text: 'ensemble', title: (r.members ?? []).map((m) => runLabel(m.framework, m.model)).join(' + ') });
+  if (r.tta) tags.push({ text: 'TTA', title: 'evaluated with test-time augmentation' });
+  return tags;
+}
+
+/**
+ * The seed's table (Model, Parameters, Test Accuracy, Training Time) plus the added columns. An ensemble's
+ * training time is its members' together; a TTA row's is its plain run's (TTA changes only the evaluation).
+ */
 export function comparisonTable(runs: readonly ReportRun[]): Table {
   const header = [
     'Model',
@@ -36,19 +72,98 @@ export function comparisonTable(runs: readonly ReportRun[]): Table {
     'Test Loss',
     'ECE',
   ];
-  const rows = runs.map(({ label, metrics: m }) => [
-    label,
-    int(m.params),
-    pct(m.testAccuracy),
-    formatDuration(m.trainSeconds),
-    m.valAccuracy == null ? '-' : pct(m.valAccuracy),
-    `${m.epochs} (${m.bestEpoch})`,
-    int(m.imagesPerSecond),
-    `${int(m.peakRssMB)} MB`,
-    m.testLoss.toFixed(4),
-    m.ece.toFixed(4),
-  ]);
-  return { header, rows, numeric: header.map((_, i) => i > 0) };
+  const rows = runs.map((r) => {
+    const m = r.metrics;
+    const seconds = trainingSeconds(r);
+    return [
+      r.label,
+      orDash(m.params, int),
+      orDash(m.testAccuracy, (x) => pct(x)),
+      seconds == null ? '-' : formatDuration(seconds),
+      orDash(m.valAccuracy, (x) => pct(x)),
+      m.epochs > 0 ? `${m.epochs} (${m.bestEpoch ?? '-'})` : '-',
+      orDash(m.imagesPerSecond, int, true),
+      orDash(m.peakRssMB, (x) => `${int(x)} MB`, true),
+      orDash(m.testLoss, (x) => x.toFixed(4)),
+      orDash(m.ece, (x) => x.toFixed(4)),
+    ];
+  });
+  return { header, rows, numeric: header.map((_, i) => i > 0), tags: runs.map(runTags) };
+}
+
+const OPTIMIZER_NAMES: Record<string, string> = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', radam: 'RAdam' };
+
+/**
+ * The training recipe of a run in one line: the recipe's name, then the optimizer, the schedule, the
+ * regularizers that are on and the augmentation. A run.json from before recipes has none of these keys; those
+ * runs trained with Adam, a cosine schedule and no augmentation, and say so.
+ */
+export function recipeSummary(c: Partial<TrainConfig>, recipe?: RunInfo['recipe']): string {
+  const opt = c.optimizer ?? 'adam';
+  const parts: string[] = [];
+  let o = `${OPTIMIZER_NAMES[opt] ?? opt} lr ${c.lr ?? 0.001}`;
+  if (opt === 'sgd') o += ` (momentum ${c.momentum ?? 0.9}${c.nesterov ? ', Nesterov' : ''})`;
+  if (c.weightDecay) o += `, weight decay ${c.weightDecay}${opt === 'adamw' ? ' (decoupled)' : ''}`;
+  parts.push(o);
+  const warm = c.warmupEpochs ?? 0;
+  parts.push(
+    `${c.lrSchedule ?? 'cosine'} schedule` + (warm > 0 ? `, ${warm} warm-up epoch${warm === 1 ? '' : 's'}` : ''),
+  );
+  if (c.labelSmoothing) parts.push(`label smoothing ${c.labelSmoothing}`);
+  if (c.ema) parts.push(`EMA ${c.ema}`);
+  const aug = c.augment ?? [];
+  parts.push(
+    aug.length
+      ? `augmentation ${aug
+          .map((a) =>
+            a === 'crop' ? `crop (pad ${c.cropPad ?? 2})` : a === 'erase' ? `erase (p ${c.eraseP ?? 0.25})` : a,
+          )
+          .join(', ')}`
+      : 'no augmentation',
+  );
+  const name = c.recipe ?? 'none recorded (an older run, from before recipes)';
+  const changed = Object.keys(recipe?.overrides ?? {});
+  return `${name}: ${parts.join('; ')}` + (changed.length ? ` (changed from the recipe: ${changed.join(', ')})` : '');
+}
+
+export interface ParetoPoint {
+  x: number;
+  y: number;
+}
+
+/**
+ * The Pareto frontier when a smaller x (cost) and a larger y (accuracy) are better: the indices of the points
+ * no other point dominates (x no larger and y no smaller, one of them strictly), by x ascending. Equal points
+ * are all kept; points with a non-finite coordinate are left out.
+ */
+export function paretoFrontier(points: readonly ParetoPoint[]): number[] {
+  const idx = points.map((_, i) => i).filter((i) => Number.isFinite(points[i].x) && Number.isFinite(points[i].y));
+  const dominates = (b: ParetoPoint, a: ParetoPoint) => b.x <= a.x && b.y >= a.y && (b.x < a.x || b.y > a.y);
+  return idx
+    .filter((i) => !idx.some((j) => dominates(points[j], points[i])))
+    .sort((a, b) => points[a].x - points[b].x || points[b].y - points[a].y);
+}
+
+export interface ParetoRow {
+  run: ReportRun;
+  /** Test accuracy. */
+  y: number;
+  /** Training seconds or trainable parameters; rows without a positive value are left out. */
+  x: number;
+  onFrontier: boolean;
+}
+
+/** The points of the Pareto view: accuracy against training time, or against parameters, with the frontier. */
+export function paretoRows(runs: readonly ReportRun[], cost: 'seconds' | 'params'): ParetoRow[] {
+  const rows = runs
+    .map((run) => ({
+      run,
+      y: run.metrics.testAccuracy,
+      x: (cost === 'seconds' ? trainingSeconds(run) : run.metrics.params) ?? Number.NaN,
+    }))
+    .filter((r) => r.x > 0 && Number.isFinite(r.x) && Number.isFinite(r.y));
+  const front = new Set(paretoFrontier(rows));
+  return rows.map((r, i) => ({ ...r, onFrontier: front.has(i) }));
 }
 
 export interface PerClassRow {
@@ -133,8 +248,72 @@ export interface Conclusion {
   text: string;
 }
 
-/** Sentences computed from the numbers: CNN gain, Keras vs PyTorch, accuracy per 1k parameters, classes, pairs. */
-export function conclusions(runs: readonly ReportRun[]): Conclusion[] {
+/** The runs an ensemble is made of, among `runs` (by folder, else by framework and model). */
+export function ensembleMembers(ensemble: ReportRun, runs: readonly ReportRun[]): ReportRun[] {
+  const singles = runs.filter((r) => !isEnsemble(r) && !isTtaRow(r));
+  return (ensemble.members ?? []).flatMap((m) => {
+    const dir = resolveMemberDir(ensemble.dir, m.dir);
+    const hit =
+      singles.find((r) => dir != null && resolve(r.dir) === resolve(dir)) ??
+      singles.find((r) => r.info.framework === m.framework && r.info.model === m.model);
+    return hit ? [hit] : [];
+  });
+}
+
+/** Ensembles against their best member, TTA against the plain run; null when there are neither. */
+function ensembleAndTtaConclusion(runs: readonly ReportRun[]): Conclusion | null {
+  const acc = (r: ReportRun) => r.metrics.testAccuracy;
+  const texts: string[] = [];
+  for (const e of runs.filter(isEnsemble)) {
+    const members = ensembleMembers(e, runs);
+    const best = [...members].sort((a, b) => acc(b) - acc(a))[0];
+    texts.push(
+      best
+        ? `${e.label} scores ${pct(acc(e))} against ${pct(acc(best))} for its best member, ${best.label}: ` +
+            `${signed(acc(e) - acc(best))} points, with ${ratio(e.metrics.params, best.metrics.params)} the parameters.`
+        : `${e.label} scores ${pct(acc(e))} (its members are not in this report).`,
+    );
+  }
+  for (const t of runs.filter(isTtaRow)) {
+    const plain = runs.find((r) => r.id === t.ttaOf);
+    if (!plain) continue;
+    texts.push(
+      `${plain.label} with TTA: ${pct(acc(t))} against ${pct(acc(plain))} without, ${signed(acc(t) - acc(plain))} points ` +
+        `(ECE ${plain.metrics.ece.toFixed(4)} \u2192 ${t.metrics.ece.toFixed(4)}).`,
+    );
+  }
+  return texts.length ? { topic: 'Ensembles and TTA', text: texts.join(' ') } : null;
+}
+
+/** The runs on the Pareto frontier by training time and by parameters; null when there are fewer than 2 runs. */
+function paretoConclusion(runs: readonly ReportRun[]): Conclusion | null {
+  if (runs.length < 2) return null;
+  const list = (cost: 'seconds' | 'params') =>
+    listJoin(
+      paretoRows(runs, cost)
+        .filter((r) => r.onFrontier)
+        .sort((a, b) => a.x - b.x)
+        .map(
+          (r) => `${r.run.label} (${pct(r.y)}, ${cost === 'seconds' ? formatDuration(r.x) : `${int(r.x)} parameters`})`,
+        ),
+    );
+  const time = list('seconds');
+  const params = list('params');
+  return {
+    topic: 'Pareto frontier',
+    text:
+      'The runs no other run beats with both a higher accuracy and a lower cost: ' +
+      `by training time, ${time || 'none measured'}; by parameters, ${params || 'none measured'}.`,
+  };
+}
+
+/**
+ * Sentences computed from the numbers: CNN gain, Keras vs PyTorch, accuracy per 1k parameters, classes, pairs
+ * and calibration over the trained models; then the Pareto frontier over every row, and ensembles and TTA
+ * against what they are built from.
+ */
+export function conclusions(all: readonly ReportRun[]): Conclusion[] {
+  const runs = all.filter((r) => !isEnsemble(r) && !isTtaRow(r));
   if (runs.length === 0) return [];
   const out: Conclusion[] = [];
   const find = (f: string, m: string) => runs.find((r) => r.info.framework === f && r.info.model === m);
@@ -237,5 +416,6 @@ export function conclusions(runs: readonly ReportRun[]): Conclusion[] {
         : `Best calibrated: ${byEce[0].label} (ECE ${byEce[0].metrics.ece.toFixed(4)}); ` +
           `least: ${byEce[byEce.length - 1].label} (ECE ${byEce[byEce.length - 1].metrics.ece.toFixed(4)}).`,
   });
-  return out;
+  const extra = [paretoConclusion(all), ensembleAndTtaConclusion(all)].filter((c): c is Conclusion => c != null);
+  return [...out, ...extra];
 }

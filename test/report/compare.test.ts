@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { buildProgram } from '../../src/cli/index.js';
 import { configDifferences, runCompare, trainArgs, type CompareDeps } from '../../src/cli/commands/compare.js';
 import { makeConfig, type TrainConfig } from '../../src/runs/config.js';
+import { MODEL_IDS } from '../../src/models/index.js';
 import { syntheticSplit, tempDir, writeSyntheticRun } from './helpers.js';
 
 const tmp = tempDir('fmnist-compare-');
@@ -157,6 +158,20 @@ test('the CLI has compare and report, and rejects unknown frameworks or models',
   await assert.rejects(program.parseAsync(['node', 'fmnist', 'compare', '--models', 'dense,vgg']), /got 'dense,vgg'/);
 });
 
+test('--models takes every model in the registry, and the help lists them', async () => {
+  const program = buildProgram();
+  const compare = program.commands.find((c) => c.name() === 'compare')!;
+  let seen: Record<string, unknown> = {};
+  compare.action(async (o: Record<string, unknown>) => {
+    seen = o;
+  });
+  await program.parseAsync(['node', 'fmnist', 'compare', '--models', MODEL_IDS.join(',')]);
+  assert.deepEqual(seen.models, [...MODEL_IDS]);
+  assert.ok(MODEL_IDS.includes('resnet') && MODEL_IDS.includes('mobilenet') && MODEL_IDS.includes('cnn-bn'));
+  const help = compare.helpInformation().replace(/\s+/g, ' ');
+  assert.ok(help.includes(`any of ${MODEL_IDS.join(', ')}`), help);
+});
+
 test('the child `fmnist train` gets exactly the config compare built', async () => {
   const cfg = makeConfig({
     framework: 'keras',
@@ -196,6 +211,32 @@ test('the child `fmnist train` gets exactly the config compare built', async () 
     }),
     cfg,
   );
+});
+
+test('the child `fmnist train` gets every key of a modern config, booleans and lists included', async () => {
+  for (const cfg of [
+    makeConfig({ framework: 'pytorch', model: 'resnet', recipe: 'modern', threads: 1, out: '/tmp/x/pytorch-resnet' }),
+    makeConfig({
+      framework: 'keras',
+      model: 'cnn',
+      nesterov: true,
+      augment: 'crop,flip,erase',
+      optimizer: 'sgd',
+      threads: 1,
+      out: '/tmp/x/keras-cnn',
+    }),
+    makeConfig({ framework: 'keras', model: 'mobilenet', nesterov: false, augment: 'none', threads: 1 }),
+  ]) {
+    const program = buildProgram();
+    const train = program.commands.find((c) => c.name() === 'train')!;
+    let seen: Record<string, unknown> = {};
+    train.action(async (o: Record<string, unknown>) => {
+      seen = o;
+    });
+    await program.parseAsync(['node', 'fmnist', ...trainArgs(cfg)]);
+    const keys = Object.keys(cfg);
+    assert.deepEqual(makeConfig(Object.fromEntries(keys.map((k) => [k, seen[k]]))), cfg);
+  }
 });
 
 test('`fmnist report` on a folder without finished runs says so and writes nothing', async () => {

@@ -1,11 +1,19 @@
 // Small synthetic run folders and test sets for the report tests: plausible numbers, written with the
 // trainer's own writers so the files have exactly the real format.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLASS_NAMES, mulberry32, type Split } from '../../src/data/index.js';
 import { makeConfig, type Arch, type Framework } from '../../src/runs/config.js';
-import { writeHistory, writeRunInfo, writeTestResults, type EpochRecord, type RunInfo } from '../../src/runs/files.js';
+import { evaluateProbs } from '../../src/runs/metrics.js';
+import {
+  writeHistory,
+  writeRunInfo,
+  writeTestResults,
+  type EpochRecord,
+  type MetricsJson,
+  type RunInfo,
+} from '../../src/runs/files.js';
 
 export function tempDir(prefix = 'fmnist-report-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -94,6 +102,58 @@ export function writeSyntheticRun(root: string, o: SyntheticRunOptions): string 
   const probs = syntheticProbs(o.test.labels, accuracy, o.seed ?? (o.model === 'cnn' ? 11 : 5));
   writeTestResults(dir, info, history, epochs - 1, probs, o.test.labels, CLASS_NAMES);
   return dir;
+}
+
+/**
+ * A folder as `fmnist ensemble` writes it (the contract, written by hand here): run.json with framework and
+ * model "ensemble", the members and `tta`; metrics.json with the test metrics but no training fields (trainSeconds
+ * 0); test-probs.bin. `members` are run folders; a member folder that does not exist is listed all the same.
+ */
+export function writeEnsembleRun(
+  root: string,
+  name: string,
+  members: { dir: string; framework: string; model: string; params: number }[],
+  o: { test: Split; accuracy: number; tta?: boolean; seed?: number; trainSeconds?: number },
+): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const params = members.reduce((s, m) => s + m.params, 0);
+  const probs = syntheticProbs(o.test.labels, o.accuracy, o.seed ?? 23);
+  const ev = evaluateProbs(probs, o.test.labels, CLASS_NAMES);
+  const run = { framework: 'ensemble', model: 'ensemble', members, tta: o.tta ?? false, params };
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(run, null, 2));
+  const metrics = {
+    framework: 'ensemble',
+    model: 'ensemble',
+    params,
+    // The accuracy asked for exactly (40 synthetic images only come near it), so tests can state the numbers.
+    testAccuracy: o.accuracy,
+    testLoss: ev.loss,
+    trainSeconds: o.trainSeconds ?? 0,
+    perClass: ev.perClass,
+    macro: ev.macro,
+    weighted: ev.weighted,
+    confusionMatrix: ev.confusionMatrix,
+    ece: ev.ece,
+    reliability: ev.reliability,
+  };
+  writeFileSync(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2));
+  writeFileSync(join(dir, 'test-probs.bin'), new Uint8Array(probs.buffer, probs.byteOffset, probs.byteLength));
+  return dir;
+}
+
+/** Overwrites fields of a run's metrics.json (to state exact numbers in a test). */
+export function patchMetrics(dir: string, patch: Partial<MetricsJson>): void {
+  const p = join(dir, 'metrics.json');
+  writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), ...patch }, null, 2));
+}
+
+/** metrics-tta.json beside a run's metrics.json (as `fmnist evaluate --tta` writes it): the run's own, better by `gain`. */
+export function writeTtaMetrics(dir: string, gain: number, ece?: number): MetricsJson {
+  const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as MetricsJson;
+  const tta = { ...m, testAccuracy: m.testAccuracy + gain, ece: ece ?? m.ece };
+  writeFileSync(join(dir, 'metrics-tta.json'), JSON.stringify(tta, null, 2));
+  return tta;
 }
 
 /**

@@ -42,6 +42,7 @@ after(() => tmp.cleanup());
 
 const EXPECTED_FIGURES = [
   'samples',
+  'pareto',
   'validation-accuracy',
   'history-keras-dense',
   'history-pytorch-cnn',
@@ -60,6 +61,12 @@ test('every figure is written as SVG and PNG', () => {
     assert.ok(existsSync(join(tmp.dir, 'figures', `${f.id}.svg`)), f.id);
     assert.ok(existsSync(join(tmp.dir, 'figures', `${f.id}.png`)), f.id);
   }
+});
+
+test('the config line names the recipe, the optimizer, the schedule and the augmentation', () => {
+  const html = readFileSync(out.html, 'utf8');
+  assert.match(html, /<b>Recipe:<\/b> seed: Adam lr 0\.001; cosine schedule; no augmentation/);
+  assert.ok(!/Adam lr [\d.]+, seed/.test(html), 'the old "Adam lr" config line is gone');
 });
 
 test('the PNGs decode, at the expected sizes', () => {
@@ -112,6 +119,32 @@ test('charts carry titles, axis titles, class names and a legend', () => {
   for (const s of ['Precision', 'Recall', 'F1', 'Keras dense', 'PyTorch CNN', 'Sneaker'])
     assert.ok(perClass.includes(s), s);
   assert.match(readFileSync(join(tmp.dir, 'figures', 'reliability.svg'), 'utf8'), /Expected calibration error \(ECE\)/);
+  const pareto = readFileSync(join(tmp.dir, 'figures', 'pareto.svg'), 'utf8');
+  for (const s of [
+    'Accuracy against cost',
+    'Test accuracy against training time',
+    'Test accuracy against trainable parameters',
+    'Training time (log scale)',
+    'Trainable parameters (log scale)',
+    'Keras dense',
+    'PyTorch CNN',
+  ])
+    assert.ok(pareto.includes(s), s);
+});
+
+test('the Pareto view: one point per run on each panel, the frontier, and no figure for a single run', async () => {
+  const { runs } = loadRuns(tmp.dir);
+  const spec = specs.paretoSpec(runs) as unknown as {
+    vconcat: { data: { values: { label: string; front: boolean }[] } }[];
+  };
+  assert.equal(spec.vconcat.length, 2);
+  for (const panel of spec.vconcat) {
+    const v = panel.data.values;
+    assert.deepEqual(v.map((p) => p.label).sort(), ['Keras dense', 'PyTorch CNN']);
+    // Keras dense is cheaper (fewer parameters, 3 x 3.2 s) and PyTorch CNN more accurate: both on the frontier.
+    assert.ok(v.every((p) => p.front));
+  }
+  assert.equal(specs.paretoSpec(runs.slice(0, 1)), null);
 });
 
 test('report.html is one self-contained file with a table of contents and every section', () => {
@@ -124,6 +157,7 @@ test('report.html is one self-contained file with a table of contents and every 
   );
   const sections = [
     'comparison',
+    'pareto',
     'conclusions',
     'dataset',
     'history',

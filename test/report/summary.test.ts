@@ -1,17 +1,21 @@
 // The numbers of the report, on hand-computed cases: the comparison table and the computed conclusions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { averages, perClassMetrics } from '../../src/runs/metrics.js';
-import { makeConfig, type Arch, type Framework } from '../../src/runs/config.js';
+import { makeConfig, type Arch, type Framework, type TrainConfig } from '../../src/runs/config.js';
 import type { MetricsJson } from '../../src/runs/files.js';
 import {
   comparisonTable,
   conclusions,
   confusedPairsTable,
   formatDuration,
+  paretoFrontier,
   perClassTable,
+  recipeSummary,
   summedConfusion,
 } from '../../src/report/summary.js';
+import { placeLabels } from '../../src/report/specs.js';
 import { runColors, runLabel, sortRuns, type ReportRun } from '../../src/report/runs.js';
 
 const NAMES = ['A', 'B', 'C'];
@@ -181,4 +185,103 @@ test('runs sort Keras before PyTorch, dense before CNN, and keep one colour each
   const c = runColors(ALL);
   assert.deepEqual(c.domain, ['Keras dense', 'Keras CNN', 'PyTorch dense', 'PyTorch CNN']);
   assert.equal(new Set(c.range).size, 4);
+});
+
+test('Pareto frontier: the points no other point beats on both cost and accuracy, cheapest first', () => {
+  // x: cost (lower is better), y: accuracy (higher is better).
+  const pts = [
+    { x: 10, y: 0.8 }, // 0: cheapest: on the frontier
+    { x: 20, y: 0.9 }, // 1: on
+    { x: 30, y: 0.85 }, // 2: beaten by 1 (cheaper and better)
+    { x: 40, y: 0.95 }, // 3: on
+    { x: 40, y: 0.93 }, // 4: beaten by 3 (same cost, lower accuracy)
+    { x: 50, y: 0.95 }, // 5: beaten by 3 (same accuracy, higher cost)
+    { x: 5, y: 0.7 }, // 6: cheapest of all: on
+    { x: Number.NaN, y: 0.99 }, // 7: no cost: left out
+  ];
+  assert.deepEqual(paretoFrontier(pts), [6, 0, 1, 3]);
+  // Equal points do not beat each other; one point is its own frontier; none is none.
+  assert.deepEqual(
+    paretoFrontier([
+      { x: 1, y: 0.5 },
+      { x: 1, y: 0.5 },
+    ]),
+    [0, 1],
+  );
+  assert.deepEqual(paretoFrontier([{ x: 3, y: 0.1 }]), [0]);
+  assert.deepEqual(paretoFrontier([]), []);
+  // The best accuracy at the highest cost is still on it.
+  assert.deepEqual(
+    paretoFrontier([
+      { x: 100, y: 0.99 },
+      { x: 1, y: 0.5 },
+    ]),
+    [1, 0],
+  );
+});
+
+test("recipe line: an old run.json without recipe keys falls back to the seed's Adam, cosine, no augmentation", () => {
+  const old = JSON.parse(
+    readFileSync(new URL('../fixtures/old-runs/keras-dense/run.json', import.meta.url), 'utf8'),
+  ) as { config: Partial<TrainConfig> };
+  assert.equal(old.config.recipe, undefined);
+  assert.equal(
+    recipeSummary(old.config),
+    'none recorded (an older run, from before recipes): Adam lr 0.001; cosine schedule; no augmentation',
+  );
+  // A config with nothing but the seed's keys says the same.
+  assert.match(recipeSummary({ lr: 0.002 }), /^none recorded .*: Adam lr 0\.002; cosine schedule; no augmentation$/);
+});
+
+test('recipe line: the recipe, optimizer, schedule, regularizers and augmentation, compactly', () => {
+  const seed = makeConfig({ framework: 'pytorch', model: 'cnn', threads: 1 });
+  assert.equal(recipeSummary(seed), 'seed: Adam lr 0.001; cosine schedule; no augmentation');
+  const modern = makeConfig({ framework: 'pytorch', model: 'resnet', recipe: 'modern', threads: 1 });
+  assert.equal(
+    recipeSummary(modern),
+    'modern: SGD lr 0.05 (momentum 0.9, Nesterov), weight decay 0.0005; onecycle schedule, 1 warm-up epoch; ' +
+      'label smoothing 0.1; augmentation crop (pad 2), flip',
+  );
+  const custom = makeConfig({
+    framework: 'keras',
+    model: 'cnn',
+    optimizer: 'adamw',
+    weightDecay: 0.05,
+    warmupEpochs: 2,
+    lrSchedule: 'constant',
+    ema: 0.999,
+    augment: 'crop,erase',
+    cropPad: 3,
+    eraseP: 0.5,
+    threads: 1,
+  });
+  assert.equal(
+    recipeSummary(custom, { name: 'seed', values: custom, overrides: { optimizer: 'adamw', weightDecay: 0.05 } }),
+    'seed: AdamW lr 0.001, weight decay 0.05 (decoupled); constant schedule, 2 warm-up epochs; EMA 0.999; ' +
+      'augmentation crop (pad 3), erase (p 0.5) (changed from the recipe: optimizer, weightDecay)',
+  );
+});
+
+test('labels are placed without overlapping each other or the points, inside the plot', () => {
+  // A tight cluster of six points, one far away, in a 300 x 200 plot.
+  const pts = [
+    [100, 100],
+    [104, 96],
+    [108, 104],
+    [96, 108],
+    [110, 92],
+    [100, 112],
+    [280, 10],
+  ].map(([x, y]) => ({ x, y, w: 70, h: 13 }));
+  const placed = placeLabels(pts, 300, 200);
+  const inter = (a: { x: number; y: number; w: number; h: number }, b: typeof a) =>
+    a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  for (const [i, p] of placed.entries()) {
+    assert.ok(p.box.x >= 0 && p.box.y >= 0 && p.box.x + p.box.w <= 300 && p.box.y + p.box.h <= 200, `label ${i}`);
+    for (const [j, q] of placed.entries()) if (i < j) assert.ok(!inter(p.box, q.box), `labels ${i} and ${j}`);
+    for (const pt of pts) assert.ok(!inter(p.box, { x: pt.x - 4, y: pt.y - 4, w: 8, h: 8 }), `label ${i} on a point`);
+  }
+  // The lone point near the top-right corner keeps its label beside it, on the side with room.
+  assert.equal(placed[6].align, 'right');
+  assert.equal(placed[6].leader, false);
 });

@@ -13,7 +13,7 @@ import {
   type Framework,
   type TrainConfig,
 } from '../../runs/config.js';
-import { buildReport, loadRun, loadRuns, runId, runLabel, type ReportOutput } from '../../report/index.js';
+import { buildReport, isEnsemble, loadRun, loadRuns, runId, runLabel, type ReportOutput } from '../../report/index.js';
 import { FRAMEWORKS, MODELS } from '../../report/runs.js';
 import { flagName, runTraining } from './train.js';
 
@@ -72,6 +72,7 @@ export function trainArgs(cfg: TrainConfig): string[] {
   for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[]) {
     const v = cfg[k];
     if (k === 'dataDir' && !cfg.dataDir) continue;
+    // A boolean is --x or --no-x; a list is comma-separated, 'none' when empty.
     if (typeof v === 'boolean') args.push(flagName(v ? k : `no-${k}`));
     else if (Array.isArray(v)) args.push(flagName(k), v.length ? v.join(',') : 'none');
     else args.push(flagName(k), String(v));
@@ -237,9 +238,14 @@ export async function writeReport(
   const notes = [...(o.notes ?? [])];
   const found = loadRuns(out);
   for (const s of found.skipped) notes.push(`${s.dir} was left out: ${s.reason}.`);
-  const runs = o.only
-    ? found.runs.filter((r) => o.only!.frameworks.includes(r.info.framework) && o.only!.models.includes(r.info.model))
-    : found.runs;
+  const asked = (framework: string, model: string) =>
+    !o.only || (o.only.frameworks.includes(framework) && o.only.models.includes(model));
+  // An ensemble is in when every one of its members is (TTA rows share their run's framework and model).
+  const runs = found.runs.filter((r) =>
+    isEnsemble(r)
+      ? (r.members ?? []).length > 0 && (r.members ?? []).every((m) => asked(m.framework, m.model))
+      : asked(r.info.framework, r.info.model),
+  );
   if (!o.only)
     for (const f of FRAMEWORKS)
       for (const m of MODELS)
@@ -284,7 +290,7 @@ export function registerCompare(program: Command): void {
         .default([...FRAMEWORKS], FRAMEWORKS.join(',')),
     )
     .addOption(
-      new Option('--models <list>', 'comma-separated models')
+      new Option('--models <list>', `comma-separated models, any of ${MODELS.join(', ')}`)
         .argParser(listOf('models', MODELS))
         .default([...MODELS], MODELS.join(',')),
     )
