@@ -280,6 +280,9 @@ function listOf<T extends string>(what: string, allowed: readonly T[]) {
   };
 }
 
+/** What `fmnist compare` trains unless --models says otherwise: the seed's comparison (dense and CNN). */
+export const SEED_MODELS: readonly Arch[] = ['dense', 'cnn'];
+
 export function registerCompare(program: Command): void {
   program
     .command('compare')
@@ -292,7 +295,7 @@ export function registerCompare(program: Command): void {
     .addOption(
       new Option('--models <list>', `comma-separated models, any of ${MODELS.join(', ')}`)
         .argParser(listOf('models', MODELS))
-        .default([...MODELS], MODELS.join(',')),
+        .default([...SEED_MODELS], SEED_MODELS.join(',')),
     )
     .option(
       '--epochs <n>',
