@@ -98,8 +98,11 @@ class KerasModel implements EngineModel {
   }
 
   setLearningRate(lr: number): void {
-    // makeKerasOptimizer's optimizers re-read their learningRate field on every step (stock tfjs SGD/momentum do not).
-    (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    // tfjs's Adam reads its learningRate field on every step; SGD and momentum keep -lr in a scalar that only their
+    // setLearningRate() replaces (assigning the field alone left them at the initial rate).
+    const o = this.optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+    if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+    else o.learningRate = lr;
   }
 
   async trainStep(images: Float32Array, labels: Uint8Array, n: number): Promise<StepResult> {

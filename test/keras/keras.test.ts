@@ -19,6 +19,8 @@ import { runTraining } from '../../src/cli/commands/train.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import { readTestProbs } from '../../src/runs/files.js';
 import { SYSTEM_DATA_DIR } from '../../src/data/index.js';
+import { kerasEngine } from '../../src/engines/keras.js';
+import type { OptimizerSpec } from '../../src/engines/types.js';
 
 const kerasCnn = () => getModel('cnn').keras(tfl);
 const kerasDense = () => getModel('dense').keras(tfl);
@@ -35,6 +37,32 @@ describe('keras models', () => {
     d.dispose();
     c.dispose();
   });
+
+  // tfjs's SGD and momentum optimizers keep -lr in a scalar that only their setLearningRate() replaces: assigning the
+  // learningRate field (all Adam needs) left them at the initial rate, so the loop's schedule never reached them.
+  for (const optimizer of [
+    { name: 'sgd', lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0 },
+    { name: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0 },
+    { name: 'adam', lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0 },
+  ] satisfies OptimizerSpec[]) {
+    test(`setLearningRate reaches tfjs's ${optimizer.name}${optimizer.momentum ? ' with momentum' : ''}: lr 0 leaves the weights`, async () => {
+      const model = await kerasEngine.build(getModel('dense'), { optimizer, labelSmoothing: 0, threads: 1 });
+      const n = 8;
+      const images = Float32Array.from({ length: n * 784 }, (_, i) => (i % 17) / 17);
+      const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+      const keras = (model as unknown as { model: tfl.LayersModel }).model;
+      const weights = () => keras.getWeights().map((w) => Array.from(w.dataSync()));
+      await model.trainStep(images, labels, n); // a step at 0.1 first: momentum's accumulator is not zero
+      const before = weights();
+      model.setLearningRate(0);
+      await model.trainStep(images, labels, n);
+      assert.deepEqual(weights(), before);
+      model.setLearningRate(0.1);
+      await model.trainStep(images, labels, n);
+      assert.notDeepEqual(weights(), before);
+      model.dispose();
+    });
+  }
 });
 
 describe('keras training end to end', { skip: hasData ? false : `no data in ${SYSTEM_DATA_DIR}` }, () => {
