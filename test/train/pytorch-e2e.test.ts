@@ -238,7 +238,7 @@ describe('makeConfig', () => {
   test('rejects unknown keys, naming them and the known ones', () => {
     assert.throws(
       () => makeConfig({ epoch: 3 }),
-      /invalid config: unknown key 'epoch' \(known: framework, model, epochs, /,
+      /invalid config: unknown key 'epoch' \(known: framework, model, recipe, epochs, /,
     );
     assert.throws(
       () => makeConfig({ learningRate: 0.1, batch_size: 2 }),
