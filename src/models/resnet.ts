@@ -12,7 +12,7 @@ export const resnet: ModelSpec = {
   id: 'resnet',
   label: 'ResNet',
   description: 'residual net: stem 24, three stages 32/128/128 (conv, pool, BN, ReLU, residual block), GAP, linear',
-  defaultEpochs: 15,
+  defaultEpochs: 14,
   recipe: 'modern',
   python: new URL('./resnet.py', import.meta.url),
 

@@ -56,13 +56,16 @@ export const RECIPES: Record<RecipeName, Recipe> = {
     cropPad: 2,
     eraseP: 0.25,
   }),
-  // The tuned recipe for the BatchNorm networks (resnet, cnn-bn, mobilenet).
+  // The tuned recipe for the BatchNorm networks (resnet, cnn-bn, mobilenet). Chosen on validation (resnet, seed 1,
+  // 54,000 train / 6,000 val, batch 128, one-cycle with a 1-epoch rise, label smoothing 0.1, crop 2 px + flip,
+  // 3 epochs): Adam 2e-3 reached val 0.7562 / 0.8998 / 0.9320 after epochs 1 / 2 / 3, SGD (Nesterov 0.9,
+  // lr 0.05, weight decay 5e-4) 0.8397 / 0.9155 / 0.9262. Adam ends higher, so the recipe keeps it.
   modern: defineRecipe('modern', {
-    optimizer: 'sgd',
-    lr: 0.05,
-    momentum: 0.9,
-    nesterov: true,
-    weightDecay: 5e-4,
+    optimizer: 'adam',
+    lr: 2e-3,
+    momentum: 0.9, // unused by Adam
+    nesterov: false,
+    weightDecay: 0,
     batchSize: 128,
     lrSchedule: 'onecycle',
     warmupEpochs: 1,
