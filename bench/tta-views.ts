@@ -43,7 +43,9 @@ function score(p: Float32Array, labels: Uint8Array, n: number) {
 for (const dir of process.argv.slice(2)) {
   const { info } = readRun(dir);
   const c = info.config;
-  const data = await prepareData(makeConfig({ model: c.model, seed: c.seed, valSplit: c.valSplit, limit: c.limit, dataDir: c.dataDir }));
+  const data = await prepareData(
+    makeConfig({ model: c.model, seed: c.seed, valSplit: c.valSplit, limit: c.limit, dataDir: c.dataDir }),
+  );
   if (!data.val) throw new Error(`${dir}: the run has no validation split (valSplit 0)`);
   const p = await loadPredictor(dir);
   try {

@@ -22,7 +22,7 @@ import {
 } from './files.js';
 import { evaluateProbs } from './metrics.js';
 import { loadPredictor, type Predictor } from './predictor.js';
-import { averageProbs, predictTta, TTA_VIEWS, viewNames } from './tta.js';
+import { averageProbs, predictTta, unionOfViews, viewNames, viewsFor } from './tta.js';
 import { runLabel } from './labels.js';
 
 /** Bad input to `fmnist ensemble`: the message is one line that names the folder and the problem. */
@@ -198,8 +198,9 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
       const images = fm.test.images.subarray(0, count * 784);
       const each: Float32Array[] = [];
       for (const [i, p] of predictors.entries()) {
-        log(`${members[i].dir}: ${TTA_VIEWS.length} test-time views of ${count} test images`);
-        each.push(await predictTta((x, n) => p.predict(x, n), images, count));
+        const views = viewsFor(members[i].info.config);
+        log(`${members[i].dir}: ${views.length} test-time views (${viewNames(views)}) of ${count} test images`);
+        each.push(await predictTta((x, n) => p.predict(x, n), images, count, views));
       }
       probs = averageProbs(each);
     } else probs = averageProbs(members.map((m) => m.probs));
@@ -219,7 +220,7 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
       engine: Object.assign({}, ...members.map((m) => m.info.engine)) as Record<string, string>,
       definition:
         `mean of the class probabilities of ${members.length} runs` +
-        (tta ? `, each averaged over ${TTA_VIEWS.length} test-time views (${viewNames()})` : '') +
+        (tta ? ', each averaged over the test-time views its training calls for' : '') +
         `: ${list.map((m) => `${runLabel(m.framework, m.model)} (${m.dir})`).join(', ')}`,
       modelFile: 'run.json',
       data: { ...first.data, testCount: count },
@@ -231,7 +232,7 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
     const metrics: MetricsJson = {
       ...testMetrics(info, [], 0, probs, labels, CLASS_NAMES),
       trainSeconds: members.reduce((s, m) => s + m.metrics.trainSeconds, 0),
-      ...(tta ? { tta: { views: TTA_VIEWS.map((v) => ({ ...v })) } } : {}),
+      ...(tta ? { tta: { views: unionOfViews(members.map((m) => viewsFor(m.info.config))) } } : {}),
     };
     writeWhole(out, (dir) => {
       writeTestProbs(dir, probs);

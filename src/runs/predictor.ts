@@ -27,10 +27,17 @@ export interface LoadPredictorOptions {
 
 export async function loadPredictor(dir: string, opts: LoadPredictorOptions = {}): Promise<Predictor> {
   const { info, metrics } = readRun(dir);
-  const p = isEnsemble(info) ? await loadEnsemble(dir, info, metrics) : await loadRun(dir, info, metrics);
-  if (!(opts.tta ?? info.tta ?? false)) return p;
-  const { withTta } = await import('./tta.js');
-  const predict = withTta((x, n) => p.predict(x, n));
+  const tta = opts.tta ?? info.tta ?? false;
+  // an ensemble applies TTA member by member, each over the views its own training calls for
+  if (isEnsemble(info)) return loadEnsemble(dir, info, metrics, tta);
+  const p = await loadRun(dir, info, metrics);
+  return tta ? withViews(p) : p;
+}
+
+/** A run's predictor with TTA over the views its training calls for (viewsFor). */
+async function withViews(p: Predictor): Promise<Predictor> {
+  const { withTta, viewsFor } = await import('./tta.js');
+  const predict = withTta((x, n) => p.predict(x, n), viewsFor(p.info.config));
   return { ...p, predict };
 }
 
@@ -52,8 +59,8 @@ async function loadRun(dir: string, info: RunInfo, metrics: MetricsJson | null):
   };
 }
 
-/** An ensemble: its members loaded as plain runs (no TTA of their own), their probabilities averaged. */
-async function loadEnsemble(dir: string, info: RunInfo, metrics: MetricsJson | null): Promise<Predictor> {
+/** An ensemble: its members loaded as runs (with TTA each when `tta`), their probabilities averaged. */
+async function loadEnsemble(dir: string, info: RunInfo, metrics: MetricsJson | null, tta: boolean): Promise<Predictor> {
   const where = join(dir, 'run.json');
   const list = info.members;
   if (!Array.isArray(list) || list.length < 2)
@@ -64,7 +71,8 @@ async function loadEnsemble(dir: string, info: RunInfo, metrics: MetricsJson | n
     for (const m of list) {
       const sub = readRun(m.dir);
       if (isEnsemble(sub.info)) throw new Error(`${where}: member ${m.dir} is itself an ensemble`);
-      members.push(await loadRun(m.dir, sub.info, sub.metrics));
+      const run = await loadRun(m.dir, sub.info, sub.metrics);
+      members.push(tta ? await withViews(run) : run);
     }
   } catch (e) {
     for (const m of members) m.dispose();

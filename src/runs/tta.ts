@@ -26,6 +26,19 @@ export const TTA_VIEWS: readonly TtaView[] = Object.freeze([
   { name: 'flipped right 1px', flip: true, dx: -1 },
 ]);
 
+/**
+ * The views for a run, from how it was trained: the flipped views only if it trained on flipped images, the
+ * shifted ones only if it trained on shifted ones ('crop'), the identity always. A model never shown a mirrored
+ * shoe is not asked about one: on the seed recipe's runs (no augmentation) TTA is the plain prediction. Runs from
+ * before recipes have no `augment`: they trained on neither.
+ */
+export function viewsFor(config: { augment?: readonly string[] } | undefined): TtaView[] {
+  const augment = config?.augment ?? [];
+  return TTA_VIEWS.filter(
+    (v) => (!v.flip || augment.includes('flip')) && ((!v.dx && !v.dy) || augment.includes('crop')),
+  );
+}
+
 /** Images to probabilities: n x 784 floats in [0, 1] to n x 10. A Predictor's `predict`. */
 export type ProbsFn = (images: Float32Array, n: number) => Float32Array | Promise<Float32Array>;
 
@@ -99,3 +112,10 @@ export const withTta =
 
 /** "identity, flip, left 1px, ...": the views' names for output. */
 export const viewNames = (views: readonly TtaView[] = TTA_VIEWS) => views.map((v) => v.name).join(', ');
+
+/** Every view in some list, once, in the order first seen (an ensemble's record of its members' TTA). */
+export function unionOfViews(lists: readonly (readonly TtaView[])[]): TtaView[] {
+  const seen = new Map<string, TtaView>();
+  for (const l of lists) for (const v of l) if (!seen.has(v.name)) seen.set(v.name, { ...v });
+  return [...seen.values()];
+}

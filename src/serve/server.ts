@@ -17,7 +17,6 @@ import { CLASS_NAMES } from '../data/index.js';
 import { MAX_PIXELS, toModelInput, type Preprocessed } from '../imaging/preprocess.js';
 import { topK } from '../runs/predictor.js';
 import { ensembleLabel, modelDescription, runLabel } from '../runs/labels.js';
-import { TTA_VIEWS, viewNames } from '../runs/tta.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { Gauge, ServerMetrics } from './metrics.js';
 import { disposeModels, loadModels, type PredictorLoader, type ServedModel } from './models.js';
@@ -346,7 +345,7 @@ function describeEnsemble(info: ServedModel['info']) {
   }));
   const description =
     `Mean of the class probabilities of ${members.length} models: ${members.map((x) => x.label).join(', ')}` +
-    (info.tta ? `; each also averaged over ${TTA_VIEWS.length} test-time views (${viewNames()})` : '');
+    (info.tta ? '; each also averaged over the test-time views its training calls for (flips, 1-px shifts)' : '');
   return { label: ensembleLabel(info), description, members, tta: info.tta ?? false };
 }
 

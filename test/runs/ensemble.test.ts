@@ -18,7 +18,7 @@ import {
   type MetricsJson,
   type RunInfo,
 } from '../../src/runs/files.js';
-import { TTA_VIEWS, predictTta } from '../../src/runs/tta.js';
+import { TTA_VIEWS, predictTta, viewsFor } from '../../src/runs/tta.js';
 import { preprocessImage, toModelInput } from '../../src/imaging/preprocess.js';
 import { buildServer } from '../../src/serve/server.js';
 import { ensembleLabel, runInfoLabel } from '../../src/runs/labels.js';
@@ -48,9 +48,11 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
   let fm: FashionMnist;
   let labels: Uint8Array;
 
-  const train = async (framework: string, out: string) => {
+  // trained with different augmentation, so that --tta gives each member its own views (viewsFor)
+  const train = async (framework: string, out: string, augment: string) => {
     const r = await cli([
       ...['train', '--framework', framework, '--model', 'dense', '--epochs', '1', '--limit', '512'],
+      ...['--augment', augment],
       ...['--test-limit', String(N), '--val-split', '0.2', '--seed', '1', '--threads', '2'],
       ...['--out', out, '--data-dir', SYSTEM_DATA_DIR],
     ]);
@@ -61,8 +63,8 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'fmnist-ensemble-'));
-    keras = await train('keras', join(tmp, 'keras-dense'));
-    torch = await train('pytorch', join(tmp, 'pytorch-dense'));
+    keras = await train('keras', join(tmp, 'keras-dense'), 'crop,flip');
+    torch = await train('pytorch', join(tmp, 'pytorch-dense'), 'flip');
     fm = await loadFashionMnist({ dataDir: SYSTEM_DATA_DIR, quiet: true });
     labels = fm.test.labels.slice(0, N);
     ens = join(tmp, 'ens');
@@ -134,7 +136,7 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
     for (const dir of [keras, torch]) {
       const p = await loadPredictor(dir);
       try {
-        each.push(await predictTta((x, n) => p.predict(x, n), images, N));
+        each.push(await predictTta((x, n) => p.predict(x, n), images, N, viewsFor(p.info.config)));
       } finally {
         p.dispose();
       }
@@ -143,7 +145,12 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
     const worst = Math.max(...saved.map((v, i) => Math.abs(v - (each[0][i] + each[1][i]) / 2)));
     assert.ok(worst < 1e-6, `largest difference ${worst}`);
     const m = readJson<MetricsJson>(join(ensTta, 'metrics.json'));
+    // keras (crop, flip) used all six views, pytorch (flip) the identity and the mirror: the record is the union
     assert.deepEqual(m.tta?.views, TTA_VIEWS);
+    assert.deepEqual(
+      viewsFor(readRun(torch).info.config).map((v) => v.name),
+      ['identity', 'flipped'],
+    );
     assert.equal(m.testAccuracy, evaluateProbs(saved, labels, CLASS_NAMES).accuracy);
   });
 
@@ -222,7 +229,7 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
         ],
       );
       assert.match(e.description, /^Mean of the class probabilities of 2 models: /);
-      assert.match(et.description, /6 test-time views/);
+      assert.match(et.description, /each also averaged over the test-time views its training calls for/);
       assert.equal(e.tta, false);
       assert.equal(et.tta, true);
       assert.equal(e.browser, null);

@@ -10,7 +10,15 @@ import { CLASS_NAMES, SYSTEM_DATA_DIR, loadFashionMnist } from '../../src/data/i
 import { evaluateProbs } from '../../src/runs/metrics.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import type { MetricsJson } from '../../src/runs/files.js';
-import { TTA_VIEWS, averageProbs, predictTta, predictViews, type TtaView } from '../../src/runs/tta.js';
+import {
+  TTA_VIEWS,
+  averageProbs,
+  predictTta,
+  predictViews,
+  unionOfViews,
+  viewsFor,
+  type TtaView,
+} from '../../src/runs/tta.js';
 import { cli } from '../helpers/cli.js';
 
 /** n x 10 probabilities from rows of up to 10 values (the rest 0). */
@@ -119,6 +127,26 @@ describe('TTA views', () => {
     assert.equal(new Set(TTA_VIEWS.map((v) => v.name)).size, 6);
   });
 
+  test('a run gets the views its training calls for: flips if it trained on flips, shifts if on shifts', () => {
+    const names = (augment?: string[]) => viewsFor(augment && { augment }).map((v) => v.name);
+    assert.deepEqual(
+      names(['crop', 'flip']),
+      TTA_VIEWS.map((v) => v.name),
+    );
+    assert.deepEqual(
+      names(['crop', 'flip', 'erase']),
+      TTA_VIEWS.map((v) => v.name),
+    );
+    assert.deepEqual(names(['flip']), ['identity', 'flipped']);
+    assert.deepEqual(names(['crop']), ['identity', 'left 1px', 'right 1px']);
+    assert.deepEqual(names([]), ['identity']);
+    assert.deepEqual(names(undefined), ['identity'], 'a run from before recipes trained on neither');
+    assert.deepEqual(
+      unionOfViews([viewsFor({ augment: ['flip'] }), viewsFor({ augment: ['crop'] })]).map((v) => v.name),
+      ['identity', 'flipped', 'left 1px', 'right 1px'],
+    );
+  });
+
   test('each view is the flip/shift it names, pixel for pixel, on a synthetic image', async () => {
     const x = distinctImages(2);
     const m = recordingModel();
@@ -178,6 +206,7 @@ describe('fmnist evaluate --tta (a tiny PyTorch dense run, 500 test images)', { 
     dir = join(tmp, 'pytorch-dense');
     const r = await cli([
       ...['train', '--framework', 'pytorch', '--model', 'dense', '--epochs', '1', '--limit', '512'],
+      ...['--augment', 'crop,flip'], // trained on flips and shifts: all six views apply
       ...['--test-limit', '500', '--val-split', '0.2', '--seed', '1', '--threads', '2', '--out', dir],
       ...['--data-dir', SYSTEM_DATA_DIR],
     ]);
@@ -240,6 +269,22 @@ describe('fmnist evaluate --tta (a tiny PyTorch dense run, 500 test images)', { 
     } finally {
       p.dispose();
     }
+  });
+
+  test('a run trained without augmentation has only the identity view: TTA equals plain, and it says so', async () => {
+    const seedRun = join(tmp, 'pytorch-dense-seed');
+    const t = await cli([
+      ...['train', '--framework', 'pytorch', '--model', 'dense', '--epochs', '1', '--limit', '512'],
+      ...['--test-limit', '500', '--val-split', '0.2', '--seed', '1', '--threads', '2', '--out', seedRun],
+      ...['--data-dir', SYSTEM_DATA_DIR],
+    ]);
+    assert.equal(t.exitCode, 0, t.stderr);
+    const r = await cli(['evaluate', seedRun, '--tta', '--data-dir', SYSTEM_DATA_DIR, '--test-limit', '500']);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /TTA: mean of 1 view \(identity\)/);
+    assert.match(r.stdout, /trained without flips or shifts/);
+    const m = readJson<MetricsJson>(join(seedRun, 'metrics-tta.json'));
+    assert.equal(m.testAccuracy, readJson<MetricsJson>(join(seedRun, 'metrics.json')).testAccuracy);
   });
 
   test('the text output puts plain and TTA side by side', async () => {

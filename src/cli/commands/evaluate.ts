@@ -14,6 +14,7 @@ import {
 } from '../../runs/files.js';
 import { ensembleLabel } from '../../runs/labels.js';
 import { formatTable } from '../table.js';
+import type { TtaView } from '../../runs/tta.js';
 
 export function formatEvaluation(title: string, ev: Evaluation): string {
   const lines = [
@@ -137,14 +138,29 @@ export function registerEvaluate(program: Command): void {
           else console.log(formatEvaluation(title, ev));
           return;
         }
-        const { TTA_VIEWS, averageProbs, predictViews, viewNames } = await import('../../runs/tta.js');
-        const views = await predictViews((x, m) => p.predict(x, m), images, n, TTA_VIEWS);
-        const identity = TTA_VIEWS.findIndex((v) => !v.flip && !v.dx && !v.dy);
-        const plainProbs = identity >= 0 ? views[identity] : await p.predict(images, n);
-        const ttaProbs = averageProbs(views);
+        const { averageProbs, predictViews, unionOfViews, viewNames, viewsFor } = await import('../../runs/tta.js');
+        let plainProbs: Float32Array;
+        let ttaProbs: Float32Array;
+        let used: TtaView[];
+        if (isEnsemble(p.info)) {
+          // each member over its own views (loadPredictor with tta), against the plain ensemble
+          used = unionOfViews((p.info.members ?? []).map((m) => viewsFor(readRun(m.dir).info.config)));
+          plainProbs = await p.predict(images, n);
+          const q = await loadPredictor(dir, { tta: true });
+          try {
+            ttaProbs = await q.predict(images, n);
+          } finally {
+            q.dispose();
+          }
+        } else {
+          used = viewsFor(p.info.config);
+          const views = await predictViews((x, m) => p.predict(x, m), images, n, used);
+          plainProbs = views[0]; // viewsFor starts with the identity
+          ttaProbs = averageProbs(views);
+        }
         const { predicted: _p, confidence: _c, ...plain } = evaluateProbs(plainProbs, labels, CLASS_NAMES);
         const { predicted: _q, confidence: _d, ...tta } = evaluateProbs(ttaProbs, labels, CLASS_NAMES);
-        const ttaInfo = { views: TTA_VIEWS.map((v) => ({ ...v })) };
+        const ttaInfo = { views: used.map((v) => ({ ...v })) };
         // metrics.json's training fields (time, epochs, validation) with the TTA test results.
         const run = readRun(dir);
         const base: MetricsJson =
@@ -161,8 +177,16 @@ export function registerEvaluate(program: Command): void {
           );
         else {
           console.log(
-            formatComparison(`${title}; TTA: mean of ${TTA_VIEWS.length} views (${viewNames(TTA_VIEWS)})`, plain, tta),
+            formatComparison(
+              `${title}; TTA: mean of ${used.length} view${used.length === 1 ? '' : 's'} (${viewNames(used)})`,
+              plain,
+              tta,
+            ),
           );
+          if (used.length === 1)
+            console.log(
+              '\nthis run trained without flips or shifts, so its only test-time view is the image itself: TTA equals the plain result',
+            );
           console.log(`\nwrote ${join(dir, METRICS_TTA_JSON)}`);
         }
       } finally {
