@@ -16,12 +16,12 @@ describe('recipes', () => {
     const m = makeConfig({ model: 'resnet' });
     assert.equal(m.optimizer, RECIPES.modern.optimizer);
     assert.deepEqual(m.augment, RECIPES.modern.augment);
-    const o = makeConfig({ model: 'resnet', lr: 0.01, augment: 'none', nesterov: false });
+    const o = makeConfig({ model: 'resnet', lr: 0.01, augment: 'none', nesterov: true });
     assert.equal(o.lr, 0.01);
     assert.deepEqual(o.augment, []);
-    assert.equal(o.nesterov, false);
+    assert.equal(o.nesterov, true);
     assert.equal(o.optimizer, RECIPES.modern.optimizer);
-    assert.deepEqual(recipeOverrides(o), { lr: 0.01, augment: [], nesterov: false });
+    assert.deepEqual(recipeOverrides(o), { lr: 0.01, augment: [], nesterov: true });
     assert.deepEqual(recipeOverrides(m), {});
     // --recipe seed on a modern-default model takes the seed's values
     const s = makeConfig({ model: 'resnet', recipe: 'seed' });
