@@ -70,36 +70,48 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-export class Adam extends Optimizer {
+/** The state and moment update that Adam, AdamW and RAdam share: m and v per parameter, and its step count. */
+abstract class MomentsOptimizer extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
   private readonly expAvg: Tensor[];
   private readonly expAvgSq: Tensor[];
   private readonly steps: number[];
+  constructor(params: Tensor[], opts: AdamOptions, defaultWeightDecay: number) {
+    super(params, opts.lr ?? 1e-3);
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? defaultWeightDecay;
+    this.expAvg = params.map((p) => this.state(zerosLike(p)));
+    this.expAvgSq = params.map((p) => this.state(zerosLike(p)));
+    this.steps = params.map(() => 0);
+  }
+  /** Parameter i's step number (1-based) and its moments after folding in gradient g. */
+  protected moments(i: number, g: Tensor): { step: number; m: Tensor; v: Tensor } {
+    const [b1, b2] = this.betas;
+    const m = this.expAvg[i].mul_(b1).add_(g, 1 - b1);
+    const v = this.expAvgSq[i].mul_(b2).addcmul_(g, g, 1 - b2);
+    return { step: ++this.steps[i], m, v };
+  }
+}
+
+export class Adam extends MomentsOptimizer {
   constructor(
     params: Tensor[],
     opts: AdamOptions = {},
     private readonly decoupled = false,
   ) {
-    super(params, opts.lr ?? 1e-3);
-    this.betas = opts.betas ?? [0.9, 0.999];
-    this.eps = opts.eps ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? (decoupled ? 1e-2 : 0);
-    this.expAvg = params.map((p) => this.state(zerosLike(p)));
-    this.expAvgSq = params.map((p) => this.state(zerosLike(p)));
-    this.steps = params.map(() => 0);
+    super(params, opts, decoupled ? 1e-2 : 0);
   }
   protected update(p: Tensor, grad: Tensor, i: number): void {
     const [b1, b2] = this.betas;
-    const step = ++this.steps[i];
     let g = grad;
     if (this.weightDecay) {
       if (this.decoupled) p.mul_(1 - this.lr * this.weightDecay);
       else g = grad.add(p, this.weightDecay);
     }
-    const m = this.expAvg[i].mul_(b1).add_(g, 1 - b1);
-    const v = this.expAvgSq[i].mul_(b2).addcmul_(g, g, 1 - b2);
+    const { step, m, v } = this.moments(i, g);
     const bc1 = 1 - b1 ** step;
     const bc2Sqrt = Math.sqrt(1 - b2 ** step);
     const denom = v.sqrt().div(bc2Sqrt).add(this.eps);
@@ -119,30 +131,16 @@ export class AdamW extends Adam {
  * the approximated simple moving average; while that average is too short (rho_t <= 5) the step is plain
  * momentum SGD with the bias-corrected first moment. Weight decay is coupled (added to the gradient).
  */
-export class RAdam extends Optimizer {
-  readonly betas: [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
-  private readonly expAvg: Tensor[];
-  private readonly expAvgSq: Tensor[];
-  private readonly steps: number[];
+export class RAdam extends MomentsOptimizer {
   constructor(params: Tensor[], opts: AdamOptions = {}) {
-    super(params, opts.lr ?? 1e-3);
-    this.betas = opts.betas ?? [0.9, 0.999];
-    this.eps = opts.eps ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? 0;
-    this.expAvg = params.map((p) => this.state(zerosLike(p)));
-    this.expAvgSq = params.map((p) => this.state(zerosLike(p)));
-    this.steps = params.map(() => 0);
+    super(params, opts, 0);
   }
   protected update(p: Tensor, grad: Tensor, i: number): void {
     const [b1, b2] = this.betas;
-    const step = ++this.steps[i];
+    const g = this.weightDecay ? grad.add(p, this.weightDecay) : grad;
+    const { step, m, v } = this.moments(i, g);
     const bc1 = 1 - b1 ** step;
     const bc2 = 1 - b2 ** step;
-    const g = this.weightDecay ? grad.add(p, this.weightDecay) : grad;
-    const m = this.expAvg[i].mul_(b1).add_(g, 1 - b1);
-    const v = this.expAvgSq[i].mul_(b2).addcmul_(g, g, 1 - b2);
     const mHat = m.div(bc1);
     const rhoInf = 2 / (1 - b2) - 1;
     const rhoT = rhoInf - (2 * step * b2 ** step) / bc2;
