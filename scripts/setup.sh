@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what fmnist needs on Debian 12 (as root), then builds it.
 #   scripts/setup.sh          runtime: the data set, libtorch, a C++ toolchain
-#   scripts/setup.sh --test   also what the tests use: Python PyTorch (interop) and Chromium (browser tests)
+#   scripts/setup.sh --test   also what the tests use: Python PyTorch and onnx (interop) and Chromium (browser tests)
 #   scripts/setup.sh --bench  also what `npm run bench` compares against: Python PyTorch and OpenBLAS
 # System packages are installed only when absent, so a second run costs a few seconds.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(dataset-fashion-mnist libtorch-dev g++ make python3)
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(python3-torch chromium fonts-dejavu-core) ;;
+    --test) packages+=(python3-torch python3-onnx chromium fonts-dejavu-core) ;;
     --bench) packages+=(python3-torch libopenblas0-pthread) ;;
     *) echo "usage: scripts/setup.sh [--test] [--bench]" >&2; exit 2 ;;
   esac
