@@ -64,6 +64,22 @@ export interface RunInfo {
   members?: EnsembleMember[];
   /** Ensembles only: whether each prediction is also averaged over the test-time views (src/runs/tta.ts). */
   tta?: boolean;
+  /** Set when the weights were not trained by this folder's run: `fmnist import` or `fmnist convert` made it. */
+  provenance?: Provenance;
+}
+
+/** Where a run folder's weights came from, when fmnist did not train them here. */
+export interface Provenance {
+  /** 'import': a state_dict file saved by Python; 'convert': another run folder, in the other framework. */
+  kind: 'import' | 'convert';
+  /** Absolute path of the source: the .pt file, or the run folder converted. */
+  source: string;
+  /** SHA-256 (hex) of the source file; for a converted run, of the source's weights file. */
+  sha256: string;
+  /** The source run's framework (convert only). */
+  framework?: Framework;
+  /** When the folder was made (ISO 8601). */
+  createdAt: string;
 }
 
 export const isEnsemble = (info: Pick<RunInfo, 'framework'>) => info.framework === ENSEMBLE;
