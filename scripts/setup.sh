@@ -34,5 +34,7 @@ if [[ " $* " == *" --bench "* ]]; then
   update-alternatives --quiet --set "liblapack.so.3-x86_64-linux-gnu" "$lib/lapack/liblapack.so.3"
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# onnxruntime-node ships its CPU binary in the tarball; its postinstall (blocked by allowScripts anyway) would try
+# to download CUDA parts.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 npm run build --silent
