@@ -62,6 +62,9 @@ export function torchResidual(torch: Torch, body: Module): Module {
     forward(x: TorchApi.Tensor): TorchApi.Tensor {
       return x.add(this.body.forward(x));
     }
+    override toOnnx(g: TorchApi.nn.OnnxGraph, input: string): string {
+      return g.node('Add', [input, g.scoped('body', () => this.body.onnx(g, input))]);
+    }
   }
   return new Residual();
 }

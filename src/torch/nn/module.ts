@@ -3,6 +3,7 @@
 import { Tensor } from '../tensor.js';
 import { currentScope } from '../scope.js';
 import { noGrad } from '../ops.js';
+import type { ChannelAffine, OnnxGraph } from './onnx.js';
 
 /** Parameters and buffers outlive dispose scopes: the module owns them. */
 function own(t: Tensor): Tensor {
@@ -21,6 +22,26 @@ export abstract class Module {
   /** Calling a module runs forward, as in PyTorch. */
   call(x: Tensor): Tensor {
     return this.forward(x);
+  }
+
+  /**
+   * The layer's inference-mode ONNX form: adds its nodes to `g` after the value named `input` and returns the name
+   * of its output. A layer without one cannot be exported (see DEVELOPMENT.md, "Adding an ONNX op for a new layer").
+   */
+  toOnnx?(g: OnnxGraph, input: string): string;
+  /**
+   * The same, with the inference-mode BatchNorm that directly follows this layer folded into its weights (Conv2d,
+   * Linear). nn.Sequential uses it when it is there; otherwise the BatchNorm is a node of its own.
+   */
+  toOnnxFolded?(g: OnnxGraph, input: string, bn: ChannelAffine): string;
+
+  /** toOnnx, or an error naming this module's class and place when it has no ONNX form. */
+  onnx(g: OnnxGraph, input: string): string {
+    if (!this.toOnnx) {
+      const where = g.path ? ` (at ${g.path})` : '';
+      throw new Error(`ONNX export: ${this.constructor.name}${where} has no ONNX form (no toOnnx method)`);
+    }
+    return this.toOnnx(g, input);
   }
 
   protected registerParameter(name: string, t: Tensor): Tensor {
