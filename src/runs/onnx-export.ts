@@ -120,7 +120,9 @@ class GraphBuilder implements TorchApi.nn.OnnxGraph {
 
 function checkOpset(opset: number): number {
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
-    throw new Error(`--opset ${opset}: fmnist exports opsets ${MIN_OPSET} to ${MAX_OPSET} (default ${DEFAULT_OPSET})`);
+    throw new Error(
+      `opset ${opset}: fmnist exports ONNX opsets ${MIN_OPSET} to ${MAX_OPSET} (default ${DEFAULT_OPSET})`,
+    );
   return opset;
 }
 

@@ -23,14 +23,23 @@ export interface LoadPredictorOptions {
    * ensemble's `tta`; false for a trained run).
    */
   tta?: boolean;
+  /**
+   * Loads one trained run (a folder itself, or an ensemble's member): default, through its framework's engine;
+   * src/runs/onnx-predictor.ts passes one that runs DIR/model.onnx in onnxruntime instead.
+   */
+  loadRun?: RunLoader;
 }
+
+/** One trained (not ensemble) run folder, already read, as a Predictor. */
+export type RunLoader = (dir: string, info: RunInfo, metrics: MetricsJson | null) => Promise<Predictor>;
 
 export async function loadPredictor(dir: string, opts: LoadPredictorOptions = {}): Promise<Predictor> {
   const { info, metrics } = readRun(dir);
   const tta = opts.tta ?? info.tta ?? false;
+  const load = opts.loadRun ?? loadRun;
   // an ensemble applies TTA member by member, each over the views its own training calls for
-  if (isEnsemble(info)) return loadEnsemble(dir, info, metrics, tta);
-  const p = await loadRun(dir, info, metrics);
+  if (isEnsemble(info)) return loadEnsemble(dir, info, metrics, tta, load);
+  const p = await load(dir, info, metrics);
   return tta ? withViews(p) : p;
 }
 
@@ -60,7 +69,13 @@ async function loadRun(dir: string, info: RunInfo, metrics: MetricsJson | null):
 }
 
 /** An ensemble: its members loaded as runs (with TTA each when `tta`), their probabilities averaged. */
-async function loadEnsemble(dir: string, info: RunInfo, metrics: MetricsJson | null, tta: boolean): Promise<Predictor> {
+async function loadEnsemble(
+  dir: string,
+  info: RunInfo,
+  metrics: MetricsJson | null,
+  tta: boolean,
+  load: RunLoader,
+): Promise<Predictor> {
   const where = join(dir, 'run.json');
   const list = info.members;
   if (!Array.isArray(list) || list.length < 2)
@@ -71,7 +86,7 @@ async function loadEnsemble(dir: string, info: RunInfo, metrics: MetricsJson | n
     for (const m of list) {
       const sub = readRun(m.dir);
       if (isEnsemble(sub.info)) throw new Error(`${where}: member ${m.dir} is itself an ensemble`);
-      const run = await loadRun(m.dir, sub.info, sub.metrics);
+      const run = await load(m.dir, sub.info, sub.metrics);
       members.push(tta ? await withViews(run) : run);
     }
   } catch (e) {

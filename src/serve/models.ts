@@ -8,6 +8,18 @@ import { MicroBatcher, type BatcherOptions } from './batcher.js';
 
 export type PredictorLoader = (dir: string) => Promise<Predictor>;
 
+/** What computes a served model's probabilities: each run's own framework, or onnxruntime-node on its model.onnx. */
+export const SERVE_ENGINES = ['framework', 'onnx'] as const;
+export type ServeEngine = (typeof SERVE_ENGINES)[number];
+
+/** The loader for `engine`; for 'onnx', a folder without model.onnx is exported first (src/runs/onnx-export.ts). */
+export function predictorLoader(engine: string, opts: { threads?: number } = {}): PredictorLoader {
+  if (engine === 'framework') return (dir) => loadPredictor(dir);
+  if (engine === 'onnx')
+    return async (dir) => (await import('../runs/onnx-predictor.js')).loadOnnxPredictor(dir, { threads: opts.threads });
+  throw new Error(`--engine ${engine}: unknown engine (known: ${SERVE_ENGINES.join(', ')})`);
+}
+
 export interface ServedFile {
   path: string;
   type: string;

@@ -29,9 +29,17 @@ export function registerServe(program: Command): void {
       int,
       1,
     )
+    .option(
+      '--engine <name>',
+      "what computes the predictions: 'framework' (each run's own: libtorch or tfjs) or 'onnx' (onnxruntime-node " +
+        'on DIR/model.onnx, exported first when absent; see `fmnist export --help`)',
+      'framework',
+    )
     .option('--data-dir <dir>', 'Fashion-MNIST folder for the random test images')
     .option('--log', 'log every request (JSON lines on stdout)')
     .action(async (o) => {
+      const { predictorLoader } = await import('../../serve/models.js');
+      const loader = predictorLoader(o.engine, { threads: o.threads || 1 });
       if (o.threads) {
         const torch = await import('../../torch/index.js');
         torch.setNumThreads(o.threads);
@@ -40,6 +48,7 @@ export function registerServe(program: Command): void {
       const maxBodyBytes = Math.round(o.maxBodyMb * 2 ** 20);
       const app = await buildServer({
         models: o.model,
+        loader,
         timeoutMs: o.timeoutMs,
         maxBodyBytes,
         maxBatchBodyBytes: maxBodyBytes * 8,
@@ -71,6 +80,6 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', () => shutdown('SIGINT'));
       const address = await app.listen({ host: o.host, port: o.port });
       const ids = (await app.inject({ method: 'GET', url: '/healthz' })).json().models as string[];
-      process.stdout.write(`fmnist serve: listening on ${address} (models: ${ids.join(', ')})\n`);
+      process.stdout.write(`fmnist serve: listening on ${address} (models: ${ids.join(', ')}; engine ${o.engine})\n`);
     });
 }
