@@ -9,6 +9,7 @@ import { registerServe } from './commands/serve.js';
 import { registerCompare } from './commands/compare.js';
 import { registerModels } from './commands/models.js';
 import { registerEnsemble } from './commands/ensemble.js';
+import { registerConvert } from './commands/convert.js';
 import { registerExport } from './commands/export.js';
 
 /** `fmnist --version`: fmnist's own version and the engines' (loading libtorch to ask it). */
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerCompare(program);
   registerEnsemble(program);
+  registerConvert(program);
   registerExport(program);
   registerModels(program);
   return program;

@@ -5,56 +5,20 @@
 // and predicts the same.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as torch from '../../src/torch/index.js';
 import { MODELS } from '../../src/models/index.js';
 import { makeConfig } from '../../src/runs/config.js';
 import { runTraining } from '../../src/cli/commands/train.js';
 import { readTestProbs } from '../../src/runs/files.js';
 import { loadFashionMnist, SYSTEM_DATA_DIR } from '../../src/data/index.js';
-import { assertClose, pythonTorchMissing, runPython } from '../torch/helpers.js';
+import { assertClose, pythonTorchMissing } from '../torch/helpers.js';
+import { pythonReload, stockTfjsReload } from '../helpers/reload.js';
 
 const hasData = existsSync(join(SYSTEM_DATA_DIR, 'train-images-idx3-ubyte.gz'));
 const TEST = 256;
-
-/** The PyTorch side of each run in Python: keys and shapes of the state_dict, and eval()-mode probabilities. */
-const PY_RELOAD = String.raw`
-import json, sys, numpy as np, torch
-run, xfile = sys.argv[1], sys.argv[2]
-exec(open(run + '/model.py').read())
-m = build()
-sd = torch.load(run + '/model.pt')
-m.load_state_dict(sd, strict=True)
-m.eval()
-x = torch.from_numpy(np.fromfile(xfile, dtype=np.float32).reshape(-1, 1, 28, 28))
-with torch.no_grad():
-    p = torch.softmax(m(x), 1)
-print(json.dumps({'keys': [[k, list(v.shape)] for k, v in m.state_dict().items()], 'probs': p.flatten().tolist()}))
-`;
-
-/** Unmodified @tensorflow/tfjs on its cpu backend, in a process of its own, as a browser page would load it. */
-const STOCK_TFJS = `
-  const tf = require('@tensorflow/tfjs');
-  const fs = require('fs');
-  const [run, xfile] = process.argv.slice(1);
-  (async () => {
-    await tf.setBackend('cpu');
-    const json = JSON.parse(fs.readFileSync(run + '/model.json', 'utf8'));
-    const weights = fs.readFileSync(run + '/' + json.weightsManifest[0].paths[0]);
-    const m = await tf.loadLayersModel(tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }));
-    const b = fs.readFileSync(xfile);
-    const x = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-    const y = m.predict(tf.tensor4d(x, [x.length / 784, 28, 28, 1]));
-    console.log(JSON.stringify({ backend: tf.getBackend(), probs: Array.from(y.dataSync()) }));
-  })().catch((e) => { console.error(e); process.exit(1); });`;
 
 describe(
   'every architecture trains and reloads elsewhere',
@@ -103,21 +67,14 @@ describe(
 
           if (framework === 'pytorch') {
             if (pythonTorchMissing()) return;
-            const py = JSON.parse(runPython(PY_RELOAD, [out, xfile])) as {
-              keys: [string, number[]][];
-              probs: number[];
-            };
+            const py = pythonReload(out, xfile);
             const model = spec.pytorch(torch);
             const mine = [...model.stateDict()].map(([k, v]) => [k, v.shape]);
             model.dispose();
             assert.deepEqual(py.keys, mine, "state_dict keys, order and shapes equal Python's");
             assertClose(ours, py.probs, `${spec.id} probabilities in Python`, { rtol: 1e-4, atol: 1e-4 });
           } else {
-            const res = await promisify(execFile)(process.execPath, ['-e', STOCK_TFJS, out, xfile], {
-              encoding: 'utf8',
-              maxBuffer: 1 << 24,
-            });
-            const stock = JSON.parse(res.stdout.trim().split('\n').pop()!) as { backend: string; probs: number[] };
+            const stock = await stockTfjsReload(out, xfile);
             assert.equal(stock.backend, 'cpu');
             assertClose(ours, stock.probs, `${spec.id} probabilities in stock tfjs`, { rtol: 1e-4, atol: 1e-4 });
             assert.ok(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).modelTopology, 'stock Layers format');
