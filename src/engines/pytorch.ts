@@ -218,28 +218,19 @@ export const pytorchEngine: Engine = {
   },
 
   async load(dir: string, modelFile: string, spec: ModelSpec | undefined) {
+    const file = join(dir, modelFile);
     if (!spec) throw new Error(`${join(dir, 'run.json')}: unknown model (a PyTorch run needs its architecture)`);
-    return new PytorchModel(loadModule(join(dir, modelFile), spec), spec);
+    const model = spec.pytorch(torch);
+    const sd = torch.loadStateDict(readFileSync(file));
+    try {
+      model.loadStateDict(sd);
+    } catch (e) {
+      model.dispose();
+      throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      sd.forEach((t) => t.dispose());
+    }
+    model.eval();
+    return new PytorchModel(model, spec);
   },
 };
-
-/** A PyTorch run's model.pt in the registry's architecture, as an eval-mode module (the caller disposes it). */
-export function loadModule(file: string, spec: ModelSpec): torch.nn.Module {
-  const model = spec.pytorch(torch);
-  let sd: Map<string, torch.Tensor>;
-  try {
-    sd = torch.loadStateDict(readFileSync(file));
-  } catch (e) {
-    model.dispose();
-    throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    model.loadStateDict(sd);
-  } catch (e) {
-    model.dispose();
-    throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    sd.forEach((t) => t.dispose());
-  }
-  return model.eval();
-}

@@ -9,10 +9,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import proto from 'onnx-proto';
 import type * as TorchApi from '../torch/index.js';
-import { findModel, type ModelSpec } from '../models/index.js';
 import { CLASS_NAMES } from '../data/index.js';
 import { writeFileAtomic } from '../util/fsutil.js';
-import { isEnsemble, readRun, type RunInfo } from './files.js';
+import { isEnsemble, readRun } from './files.js';
 
 const { onnx } = proto;
 
@@ -204,32 +203,12 @@ export function moduleToOnnx(module: TorchApi.nn.Module, meta: OnnxModelInfo): U
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }
 
-/**
- * A run folder's model as an eval-mode torch module with its weights. PyTorch runs load through the PyTorch
- * engine; Keras runs need the Keras → PyTorch weight mapping, which is not here yet.
- */
-async function loadRunModule(dir: string): Promise<{ info: RunInfo; spec: ModelSpec; module: TorchApi.nn.Module }> {
-  const { info } = readRun(dir);
-  const where = join(dir, 'run.json');
-  if (isEnsemble(info))
-    throw new Error(`${dir}: an ensemble folder has no model of its own to export (export each member run)`);
-  if (info.framework === 'keras')
-    throw new Error(
-      `${dir}: exporting a Keras run to ONNX is not available yet (it needs the Keras → PyTorch mapping)`,
-    );
-  if (info.framework !== 'pytorch') throw new Error(`${where}: unknown framework '${String(info.framework)}'`);
-  const spec = findModel(info.model);
-  if (!spec) throw new Error(`${where}: unknown model '${info.model}'`);
-  const file = join(dir, info.modelFile);
-  if (!existsSync(file)) throw new Error(`${file}: model file not found (did training finish?)`);
-  const { loadModule } = await import('../engines/pytorch.js');
-  return { info, spec, module: loadModule(file, spec) };
-}
-
 /** Writes DIR/model.onnx (or `opts.out`) atomically from a run folder's model. */
 export async function exportOnnx(dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const opset = checkOpset(opts.opset ?? DEFAULT_OPSET);
-  const { info, spec, module } = await loadRunModule(dir);
+  // Either framework: a Keras run's weights are mapped onto the same architecture's torch module.
+  const { loadAsTorch } = await import('./convert.js');
+  const { info, spec, module } = await loadAsTorch(dir);
   let bytes: Uint8Array;
   try {
     module.eval();

@@ -1,23 +1,14 @@
 // `fmnist export --format onnx`, checked against two references: onnxruntime-node runs the file and must give our
 // predictor's probabilities (1e-4) at batch 1,000 and batch 1 (the batch dimension is dynamic), and Python's onnx
 // (/usr/bin/python3, onnx 1.12) must accept it with check_model(full_check=True) and infer [N, 10] for the logits.
-// Every registry architecture is trained tiny through the real loop first (1 epoch on 256 images: BatchNorm's
-// running statistics move well away from 0 and 1, so folding them is tested on real numbers). Then the layers one
-// by one, the errors, and the CLI's bad inputs.
+// Every registry architecture is trained tiny in both frameworks through the real loop first (1 epoch on 256
+// images: BatchNorm's running statistics move away from 0 and 1, so folding them is tested on real numbers); a
+// Keras run is exported through loadAsTorch (src/runs/convert.ts) and compared with the Keras engine's own
+// predictions. Then the layers one by one, the errors, and the CLI's bad inputs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -28,6 +19,7 @@ import { runTraining } from '../../src/cli/commands/train.js';
 import { readRun, writeRunInfo } from '../../src/runs/files.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import { ensureOnnx, exportOnnx, moduleToOnnx } from '../../src/runs/onnx-export.js';
+import { loadAsTorch } from '../../src/runs/convert.js';
 import { loadFashionMnist, SYSTEM_DATA_DIR } from '../../src/data/index.js';
 import { assertClose, PYTHON } from '../torch/helpers.js';
 import { cli } from '../helpers/cli.js';
@@ -114,60 +106,60 @@ describe('fmnist export --format onnx: every architecture, trained', { skip: has
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  for (const spec of MODELS)
-    test(`pytorch ${spec.id}: onnxruntime-node gives our predictor's probabilities at batch ${N} and 1`, async () => {
-      const out = join(root, `pytorch-${spec.id}`);
-      await runTraining(
-        makeConfig({
-          framework: 'pytorch',
-          model: spec.id,
-          epochs: 1,
-          batchSize: 32,
-          limit: 256,
-          valSplit: 0,
-          testLimit: 100,
-          threads: 1,
-          seed: 1,
-          dataDir: SYSTEM_DATA_DIR,
-          out,
-        }),
-        () => {},
-      );
-      runs.set(spec.id, out);
-      // BatchNorm's statistics are far from their initial 0 and 1, so a wrong fold would show.
-      const probe = spec.pytorch(torch);
-      const bnKeys = [...probe.stateDict().keys()].filter((k) => k.endsWith('running_var'));
-      probe.dispose();
-      if (bnKeys.length) {
-        const sd = torch.loadStateDict(readFileSync(join(out, readRun(out).info.modelFile)));
-        const v = sd.get(bnKeys[0])!.toFloat32();
-        sd.forEach((t) => t.dispose());
-        assert.ok(
-          v.some((s) => Math.abs(s - 1) > 0.05),
-          `${bnKeys[0]} moved from 1 (got ${v.slice(0, 4).join(', ')}…)`,
+  for (const framework of ['pytorch', 'keras'] as const)
+    for (const spec of MODELS)
+      test(`${framework} ${spec.id}: onnxruntime-node gives our predictor's probabilities at batch ${N} and 1`, async () => {
+        const id = `${framework}-${spec.id}`;
+        const out = join(root, id);
+        await runTraining(
+          makeConfig({
+            framework,
+            model: spec.id,
+            epochs: 1,
+            // Keras's BatchNorm momentum is 0.99 (PyTorch's 0.1): more steps, so that its statistics move too
+            batchSize: framework === 'keras' ? 16 : 32,
+            limit: 256,
+            valSplit: 0,
+            testLimit: 100,
+            threads: 1,
+            seed: 1,
+            dataDir: SYSTEM_DATA_DIR,
+            out,
+          }),
+          () => {},
         );
-      }
+        runs.set(id, out);
+        // BatchNorm's statistics are away from their initial 0 and 1, so a wrong fold would show.
+        const { module } = await loadAsTorch(out);
+        const vars = [...module.stateDict()].filter(([k]) => k.endsWith('running_var')).map(([, v]) => v.toFloat32());
+        module.dispose();
+        for (const v of vars)
+          assert.ok(
+            v.some((s) => Math.abs(s - 1) > 0.02),
+            `a running_var moved from 1 (got ${v.slice(0, 4).join(', ')}…)`,
+          );
 
-      const r = await exportOnnx(out);
-      assert.equal(r.file, join(out, 'model.onnx'));
-      assert.equal(r.opset, 17);
-      assert.ok(r.bytes > 1000);
-      files.push({ id: spec.id, file: r.file, opset: 17 });
+        const r = await exportOnnx(out);
+        assert.equal(r.file, join(out, 'model.onnx'));
+        assert.equal(r.opset, 17);
+        assert.ok(r.bytes > 1000);
+        files.push({ id, file: r.file, opset: 17 });
 
-      const p = await loadPredictor(out);
-      const ours = await p.predict(x, N);
-      p.dispose();
-      assertClose(await ortProbs(r.file, x, N, N), ours, `${spec.id} at batch ${N}`, TOL);
-      assertClose(await ortProbs(r.file, x, N, 1), ours, `${spec.id} at batch 1`, TOL);
-    });
+        // our predictor: the run's own engine (libtorch, or tfjs on NHWC for a Keras run)
+        const p = await loadPredictor(out);
+        const ours = await p.predict(x, N);
+        p.dispose();
+        assertClose(await ortProbs(r.file, x, N, N), ours, `${id} at batch ${N}`, TOL);
+        assertClose(await ortProbs(r.file, x, N, 1), ours, `${id} at batch 1`, TOL);
+      });
 
   test('opset 13 (resnet: a standalone BatchNormalization, whose op version differs from 17)', async () => {
-    const dir = runs.get('resnet');
+    const dir = runs.get('pytorch-resnet');
     assert.ok(dir, 'the resnet run trained');
     const file = join(root, 'resnet-13.onnx');
     const r = await exportOnnx(dir, { opset: 13, out: file });
     assert.equal(r.opset, 13);
-    files.push({ id: 'resnet', file, opset: 13 });
+    files.push({ id: 'pytorch-resnet-13', file, opset: 13 });
     const p = await loadPredictor(dir);
     const ours = await p.predict(x, N);
     p.dispose();
@@ -178,7 +170,7 @@ describe('fmnist export --format onnx: every architecture, trained', { skip: has
     "Python's onnx: check_model(full_check=True), and shape inference gives [N, 10]",
     { skip: pythonOnnxMissing },
     () => {
-      assert.equal(files.length, MODELS.length + 1, 'every export above succeeded');
+      assert.equal(files.length, 2 * MODELS.length + 1, 'every export above succeeded');
       const checks = pyCheck(files.map((f) => f.file));
       checks.forEach((c, i) => {
         const { id, opset } = files[i];
@@ -192,16 +184,20 @@ describe('fmnist export --format onnx: every architecture, trained', { skip: has
         assert.ok(!c.ops.includes('Dropout'), `${id}: no Dropout in inference form`);
       });
       const ops = (id: string) => checks[files.findIndex((f) => f.id === id)].ops;
-      // Folded: every BatchNorm of cnn-bn and mobilenet follows a Conv or a Linear; resnet's three after a max-pool stay.
-      assert.ok(!ops('cnn-bn').includes('BatchNormalization'));
-      assert.ok(!ops('mobilenet').includes('BatchNormalization'));
-      assert.equal(ops('resnet').filter((o) => o === 'BatchNormalization').length, 3);
-      assert.equal(ops('resnet').filter((o) => o === 'Add').length, 3);
+      for (const f of ['pytorch', 'keras']) {
+        // Folded: every BatchNorm of cnn-bn and mobilenet follows a Conv or a Linear; resnet's three after a pool stay.
+        assert.ok(!ops(`${f}-cnn-bn`).includes('BatchNormalization'));
+        assert.ok(!ops(`${f}-mobilenet`).includes('BatchNormalization'));
+        assert.equal(ops(`${f}-resnet`).filter((o) => o === 'BatchNormalization').length, 3);
+        assert.equal(ops(`${f}-resnet`).filter((o) => o === 'Add').length, 3);
+        for (const spec of MODELS)
+          assert.deepEqual(ops(`${f}-${spec.id}`), ops(`pytorch-${spec.id}`), 'the same graph from either framework');
+      }
     },
   );
 
   test('ensureOnnx: reuses model.onnx, exports again once the weights are newer', async () => {
-    const dir = runs.get('dense')!;
+    const dir = runs.get('pytorch-dense')!;
     const file = join(dir, 'model.onnx');
     const old = new Date(Date.now() - 60_000);
     const older = new Date(Date.now() - 120_000);
@@ -233,14 +229,14 @@ describe('fmnist export --format onnx: every architecture, trained', { skip: has
 
     test('exports with --out and --opset', async () => {
       const out = join(root, 'cli.onnx');
-      const r = await cli(['export', runs.get('cnn')!, '--format', 'onnx', '--opset', '15', '--out', out]);
+      const r = await cli(['export', runs.get('keras-cnn')!, '--format', 'onnx', '--opset', '15', '--out', out]);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.match(r.stdout, /wrote .*cli\.onnx \([\d,]+ bytes, ONNX opset 15\)/);
       assert.ok(existsSync(out));
     });
 
     test('bad inputs: one line, exit 1, no file', async () => {
-      const src = runs.get('cnn')!;
+      const src = runs.get('pytorch-cnn')!;
       const dir = join(root, 'bad');
       cpSync(src, dir, { recursive: true });
       rmSync(join(dir, 'model.onnx'), { force: true });
@@ -252,18 +248,18 @@ describe('fmnist export --format onnx: every architecture, trained', { skip: has
       await fails([dir, '--out', root], /--out .*: is a folder/);
       noOnnx(dir);
       rmSync(join(dir, 'model.pt'));
-      await fails([dir], /model\.pt: model file not found/);
+      await fails([dir], /model\.pt: weights file not found/);
       noOnnx(dir);
       const { info } = readRun(src);
       const members = [{ dir: src, framework: 'pytorch' as const, model: info.model, params: info.params }];
       writeRunInfo(dir, { ...info, framework: 'ensemble', model: 'ensemble', modelFile: 'run.json', members });
-      await fails([dir], /an ensemble folder has no model of its own to export/);
+      await fails([dir], /is an ensemble, which has no weights of its own/);
       noOnnx(dir);
       writeRunInfo(dir, { ...info, model: 'nosuch' });
       await fails([dir], /run\.json: unknown model 'nosuch'/);
       writeFileSync(join(dir, 'model.pt'), 'not a state dict');
       writeRunInfo(dir, info);
-      await fails([dir], /model\.pt: /);
+      await fails([dir], /model\.pt: not a state_dict fmnist can read/);
       noOnnx(dir);
     });
   });

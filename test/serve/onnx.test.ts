@@ -1,6 +1,6 @@
 // `fmnist serve --engine onnx`: the same API answers as the default engine, computed by onnxruntime-node from the
-// run's model.onnx (exported at startup when the folder has none). Setup trains the tiny PyTorch CNN of the other
-// serving tests (1 epoch on 2,000 images).
+// run's model.onnx (exported at startup when the folder has none), for a run of either framework and an ensemble.
+// Setup trains the tiny PyTorch CNN and Keras dense net of the other serving tests (1 epoch on 2,000 images).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,10 +12,11 @@ import { predictorLoader } from '../../src/serve/models.js';
 import { readRun, writeRunInfo } from '../../src/runs/files.js';
 import { assertClose } from '../torch/helpers.js';
 import { cli } from '../helpers/cli.js';
-import { tempDir, testImage, trainTinyPytorch } from './helpers.js';
+import { tempDir, testImage, trainTinyKeras, trainTinyPytorch } from './helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let torchDir: string;
+let kerasDir: string;
 let ensembleDir: string;
 let framework: FastifyInstance;
 let onnx: FastifyInstance;
@@ -23,6 +24,7 @@ let onnx: FastifyInstance;
 before(async () => {
   tmp = tempDir('fmnist-serve-onnx-');
   torchDir = await trainTinyPytorch(join(tmp.dir, 'pytorch-cnn'));
+  kerasDir = await trainTinyKeras(join(tmp.dir, 'keras-dense'));
   // An ensemble folder of that run twice: the onnx engine loads each member as a session of its own.
   ensembleDir = join(tmp.dir, 'ensemble');
   mkdirSync(ensembleDir);
@@ -36,9 +38,9 @@ before(async () => {
     members: [member, member],
     params: 2 * info.params,
   });
-  framework = await buildServer({ models: [torchDir, ensembleDir] });
+  framework = await buildServer({ models: [torchDir, kerasDir, ensembleDir] });
   assert.ok(!existsSync(join(torchDir, 'model.onnx')), 'the default engine exports nothing');
-  onnx = await buildServer({ models: [torchDir, ensembleDir], loader: predictorLoader('onnx') });
+  onnx = await buildServer({ models: [torchDir, kerasDir, ensembleDir], loader: predictorLoader('onnx') });
 });
 after(async () => {
   await framework?.close();
@@ -46,11 +48,12 @@ after(async () => {
   tmp?.cleanup();
 });
 
-test('the onnx engine exported model.onnx at startup', () => {
+test('the onnx engine exported model.onnx at startup, for the Keras run too', () => {
   assert.ok(existsSync(join(torchDir, 'model.onnx')));
+  assert.ok(existsSync(join(kerasDir, 'model.onnx')));
 });
 
-test('/v1/predict and /v1/predict/batch: the onnx engine answers as the torch engine does (1e-4)', async () => {
+test('/v1/predict and /v1/predict/batch: the onnx engine answers as libtorch and tfjs do (1e-4)', async () => {
   const ask = (app: FastifyInstance, url: string, payload: object) =>
     app.inject({ method: 'POST', url, payload }).then((r) => {
       assert.equal(r.statusCode, 200, r.body);
@@ -59,8 +62,8 @@ test('/v1/predict and /v1/predict/batch: the onnx engine answers as the torch en
   for (const i of [0, 1, 2]) {
     const body = { pixels: Array.from(testImage(i)) };
     const [a, b] = await Promise.all([ask(framework, '/v1/predict', body), ask(onnx, '/v1/predict', body)]);
-    assert.equal(b.predictions.length, 2);
-    for (let k = 0; k < 2; k++) {
+    assert.equal(b.predictions.length, 3);
+    for (let k = 0; k < 3; k++) {
       assert.equal(b.predictions[k].model, a.predictions[k].model);
       assert.equal(b.predictions[k].top[0].label, a.predictions[k].top[0].label);
       assertClose(b.predictions[k].probabilities, a.predictions[k].probabilities, `image ${i}, model ${k}`, {
@@ -75,7 +78,7 @@ test('/v1/predict and /v1/predict/batch: the onnx engine answers as the torch en
     ask(onnx, '/v1/predict/batch', { images }),
   ]);
   const probs = (r: any) => r.results.flatMap((x: any) => x.predictions.flatMap((p: any) => p.probabilities));
-  assert.equal(probs(b).length, 40 * 2 * 10);
+  assert.equal(probs(b).length, 40 * 3 * 10);
   assertClose(probs(b), probs(a), 'a batch of 40', { rtol: 0, atol: 1e-4 });
 });
 

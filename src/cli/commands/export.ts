@@ -23,7 +23,7 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description('write a trained run as a model file for other runtimes (ONNX)')
-    .argument('<dir>', 'run folder written by `fmnist train` (PyTorch)')
+    .argument('<dir>', 'run folder written by `fmnist train` (either framework) or `fmnist convert`')
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'onnx')
     .option('--out <file>', 'where to write (default: DIR/model.onnx)')
     .option('--opset <n>', 'ONNX opset, 13 to 17 (default 17)')
