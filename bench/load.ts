@@ -5,6 +5,11 @@
 //
 //   npx tsx bench/load.ts [--duration 30] [--connections 32] [--model runs/pytorch-cnn]
 //                         [--body json|png] [--threads 1] [--batch-wait-ms 1] [--json]
+//                         [--engine framework|onnx|both]
+//
+// --engine is `fmnist serve --engine`: the run's own framework (default) or onnxruntime-node on its model.onnx.
+// 'both' runs the whole test once per engine, one server after the other, and prints ONNX's throughput and
+// latencies as ratios to the framework's, measured in the same run.
 //
 // Without --model it uses runs/pytorch-cnn if training finished there, or trains a tiny CNN
 // (same architecture, so the same speed) in a temporary folder.
@@ -33,8 +38,13 @@ const { values: args } = parseArgs({
     'batch-wait-ms': { type: 'string', default: '1' },
     single: { type: 'string', default: '500' },
     json: { type: 'boolean', default: false },
+    engine: { type: 'string', default: 'framework' },
   },
 });
+const ENGINES = ['framework', 'onnx'] as const;
+type Engine = (typeof ENGINES)[number];
+const engines: Engine[] = args.engine === 'both' ? [...ENGINES] : ENGINES.filter((e) => e === args.engine);
+if (engines.length === 0) throw new Error(`--engine must be 'framework', 'onnx' or 'both', got '${args.engine}'`);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 if (!(duration > 0) || !(connections > 0)) throw new Error('--duration and --connections must be positive numbers');
@@ -88,8 +98,7 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-async function main() {
-  const model = await modelDir();
+async function loadTest(model: { dir: string }, engine: Engine) {
   const server = spawn(
     process.execPath,
     [
@@ -109,6 +118,8 @@ async function main() {
       args.threads!,
       '--batch-wait-ms',
       args['batch-wait-ms']!,
+      '--engine',
+      engine,
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -134,7 +145,10 @@ async function main() {
       headers: { 'content-type': b.type },
       body: b.body,
     }));
-    log(`server ${url} (pid ${server.pid}), model ${model.dir}, ${args.body} bodies, libtorch threads ${args.threads}`);
+    log(
+      `server ${url} (pid ${server.pid}), model ${model.dir}, engine ${engine}, ${args.body} bodies, ` +
+        `threads ${args.threads}`,
+    );
 
     const warmup = Number(args.warmup);
     if (warmup > 0) {
@@ -170,6 +184,7 @@ async function main() {
     const first = rss[0].mb;
     const after = rss.filter((x) => x.t >= Math.min(5, duration / 3));
     const report = {
+      engine,
       duration: r.duration,
       connections,
       body: args.body,
@@ -195,31 +210,67 @@ async function main() {
         roundTripMsP50: Math.round(quantile(roundTrip, 0.5) * 1000) / 1000,
       },
     };
-    const shutdown = await stopServer();
-    if (args.json) console.log(JSON.stringify(report));
-    else {
-      console.log(
-        `fmnist serve load test: ${report.duration} s, ${connections} connections, ${args.body} bodies, loopback`,
-      );
-      console.log(
-        `  throughput  ${report.requestsPerSecond} req/s (${report.requests} requests, mean batch ${report.meanBatchSize} images)`,
-      );
-      console.log(
-        `  latency     p50 ${report.latencyMs.p50} ms, p90 ${report.latencyMs.p90} ms, p99 ${report.latencyMs.p99} ms, max ${report.latencyMs.max} ms`,
-      );
-      console.log(`  errors      ${report.errors} errors, ${report.timeouts} timeouts, ${report.non2xx} non-2xx`);
-      console.log(
-        `  server RSS  ${report.rssMB.start} MB at start, ${report.rssMB.min}–${report.rssMB.max} MB during, ${report.rssMB.end} MB at end (${report.rssMB.growthAfterFirst5s >= 0 ? '+' : ''}${report.rssMB.growthAfterFirst5s} MB after the first 5 s)`,
-      );
-      console.log(`              every 5 s: ${report.rssMB.every5s.join(', ')} MB`);
-      console.log(
-        `  single      server-side p50 ${report.single.serverMsP50} ms, p99 ${report.single.serverMsP99} ms; round trip p50 ${report.single.roundTripMsP50} ms (${n} requests one at a time)`,
-      );
-      console.log(`  shutdown    SIGTERM → exit code ${shutdown}`);
-    }
-    if (report.errors || report.non2xx || report.timeouts) process.exitCode = 1;
+    return { ...report, shutdown: await stopServer() };
   } finally {
     await stopServer();
+  }
+}
+
+type Report = Awaited<ReturnType<typeof loadTest>>;
+
+function print(report: Report) {
+  const n = report.single.n;
+  console.log(
+    `fmnist serve load test, engine ${report.engine}: ${report.duration} s, ${connections} connections, ` +
+      `${args.body} bodies, loopback`,
+  );
+  console.log(
+    `  throughput  ${report.requestsPerSecond} req/s (${report.requests} requests, mean batch ${report.meanBatchSize} images)`,
+  );
+  console.log(
+    `  latency     p50 ${report.latencyMs.p50} ms, p90 ${report.latencyMs.p90} ms, p99 ${report.latencyMs.p99} ms, max ${report.latencyMs.max} ms`,
+  );
+  console.log(`  errors      ${report.errors} errors, ${report.timeouts} timeouts, ${report.non2xx} non-2xx`);
+  console.log(
+    `  server RSS  ${report.rssMB.start} MB at start, ${report.rssMB.min}–${report.rssMB.max} MB during, ${report.rssMB.end} MB at end (${report.rssMB.growthAfterFirst5s >= 0 ? '+' : ''}${report.rssMB.growthAfterFirst5s} MB after the first 5 s)`,
+  );
+  console.log(`              every 5 s: ${report.rssMB.every5s.join(', ')} MB`);
+  console.log(
+    `  single      server-side p50 ${report.single.serverMsP50} ms, p99 ${report.single.serverMsP99} ms; round trip p50 ${report.single.roundTripMsP50} ms (${n} requests one at a time)`,
+  );
+  console.log(`  shutdown    SIGTERM → exit code ${report.shutdown}`);
+}
+
+async function main() {
+  const model = await modelDir();
+  try {
+    const reports: Report[] = [];
+    for (const engine of engines) {
+      const report = await loadTest(model, engine);
+      reports.push(report);
+      if (report.errors || report.non2xx || report.timeouts) process.exitCode = 1;
+    }
+    const [a, b] = reports;
+    const ratios =
+      b === undefined
+        ? null
+        : {
+            requestsPerSecond: b.requestsPerSecond / a.requestsPerSecond,
+            latencyP50: b.latencyMs.p50 / a.latencyMs.p50,
+            latencyP99: b.latencyMs.p99 / a.latencyMs.p99,
+            singleServerMsP50: b.single.serverMsP50 / a.single.serverMsP50,
+          };
+    if (args.json) console.log(JSON.stringify(ratios ? { reports, onnxOverFramework: ratios } : reports[0]));
+    else {
+      reports.forEach(print);
+      if (ratios)
+        console.log(
+          `onnx / framework (same run): throughput ${ratios.requestsPerSecond.toFixed(2)}x, latency p50 ` +
+            `${ratios.latencyP50.toFixed(2)}x, p99 ${ratios.latencyP99.toFixed(2)}x, single-image server time p50 ` +
+            `${ratios.singleServerMsP50.toFixed(2)}x (below 1 is faster for latencies, above 1 for throughput)`,
+        );
+    }
+  } finally {
     model.cleanup();
   }
 }

@@ -10,6 +10,12 @@
 //     Images per second through the engine's predictProbs (inference mode, softmax included) at batch 1 and
 //     batch 256, and the model's trainable parameters; Keras also counts the model's FLOPs (src/models/flops.ts).
 //
+//   node --import tsx bench/measure.ts onnx --model <id> [--threads 2] [--seconds 3]
+//     The ONNX export (src/runs/onnx-export.ts) of a freshly built model: seconds to export it (graph, BatchNorm
+//     folding, encoding, writing the file), then images per second at batch 1 and batch 256 through
+//     onnxruntime-node (CPU, intra-op threads = --threads) and, in the same process on the same images, through
+//     fmnist's own PyTorch predictor (libtorch, softmax included), so the two read as a ratio.
+//
 // Each prints one JSON line.
 import { parseArgs } from 'node:util';
 import { loadedBlas, loadedOneDnn } from './blas.js';
@@ -88,7 +94,10 @@ async function infer() {
   const { loadEngine } = await import('../src/engines/index.js');
   const spec = getModel(args.model ?? '');
   const engine = await loadEngine(args.framework ?? '');
-  const model = await engine.seeded(1, () => engine.build(spec, { lr: 1e-3, threads }));
+  const { defaultConfig, engineOptions } = await import('../src/runs/config.js');
+  // the engine's real options (an optimizer is built, though inference never steps it)
+  const opts = { ...engineOptions(defaultConfig(engine.id, spec.id)), threads };
+  const model = await engine.seeded(1, () => engine.build(spec, opts));
   let state = 12345;
   const x = Float32Array.from(
     { length: 256 * 784 },
@@ -112,7 +121,60 @@ async function infer() {
   return { framework: engine.id, model: spec.id, params, batch1, batch256, flops };
 }
 
+async function onnx() {
+  const torch = await import('../src/torch/index.js');
+  const { getModel } = await import('../src/models/index.js');
+  const { predictProbs } = await import('../src/engines/pytorch.js');
+  const { moduleToOnnx } = await import('../src/runs/onnx-export.js');
+  const { onnxSession } = await import('../src/runs/onnx-predictor.js');
+  const { writeFileAtomic } = await import('../src/util/fsutil.js');
+  const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  torch.setNumThreads(threads);
+  torch.manualSeed(1);
+  const spec = getModel(args.model ?? '');
+  const model = spec.pytorch(torch).eval();
+  const dir = mkdtempSync(join(tmpdir(), 'fmnist-bench-onnx-'));
+  try {
+    const file = join(dir, 'model.onnx');
+    const exported = await timeCalls(
+      () => writeFileAtomic(file, moduleToOnnx(model, { model: spec.id, framework: 'pytorch' })),
+      1,
+    );
+    const session = await onnxSession(file, threads);
+    let state = 12345;
+    const x = Float32Array.from(
+      { length: 256 * 784 },
+      () => ((state = (state * 1103515245 + 12345) >>> 0) % 1000) / 1000,
+    );
+    const rate = async (fn: (n: number) => unknown, batch: number, warmup: number) => {
+      const t = await timeCalls(() => fn(batch), warmup);
+      return (t.calls * batch) / t.total;
+    };
+    const ort = (n: number) => session.predict(x, n);
+    const fmnist = (n: number) => predictProbs(model, x, n);
+    // interleaved, fmnist first, so that the ratios compare neighbours in time
+    const result = {
+      model: spec.id,
+      threads,
+      exportSeconds: exported.best,
+      bytes: statSync(file).size,
+      fmnist: { batch1: await rate(fmnist, 1, 5), batch256: 0 },
+      onnx: { batch1: await rate(ort, 1, 5), batch256: 0 },
+    };
+    result.fmnist.batch256 = await rate(fmnist, 256, 1);
+    result.onnx.batch256 = await rate(ort, 256, 1);
+    await session.session.release();
+    return result;
+  } finally {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const what = positionals[0];
 if (what === 'peak') console.log(JSON.stringify(await peak()));
 else if (what === 'infer') console.log(JSON.stringify(await infer()));
-else throw new Error(`usage: measure.ts peak | infer --framework <f> --model <id> (got '${what}')`);
+else if (what === 'onnx') console.log(JSON.stringify(await onnx()));
+else throw new Error(`usage: measure.ts peak | infer --framework <f> --model <id> | onnx --model <id> (got '${what}')`);

@@ -14,7 +14,8 @@
 // BLAS and Python PyTorch with OpenBLAS (bench/pytorch_reference.py, given the registry's model.py), all at the same
 // threads and batch size; the fmnist epochs as ratios to Python + OpenBLAS (the fair anchor: PyTorch as a pip user
 // has it), against the goals; the model FLOP utilisation (training FLOPs per second over the peak); and inference
-// images per second at batch 1 and 256 in each.
+// images per second at batch 1 and 256 in each; and the ONNX export (bench/measure.ts onnx): its time, and
+// onnxruntime-node's images per second at batch 1 and 256 as ratios to fmnist PyTorch's, measured in one process.
 //
 // "kernels" times one Keras training step on tfjs's 'torch' backend against the pure-JS 'cpu' one and profiles it
 // (bench/tfjs-kernels.ts); the cpu backend is slow, so it is not in the default run.
@@ -179,6 +180,27 @@ function fmnistInfer(side: FmnistSide, spec: ModelSpec): FmnistInference {
   ]);
 }
 
+interface OnnxBench {
+  exportSeconds: number;
+  bytes: number;
+  fmnist: Inference;
+  onnx: Inference;
+}
+function onnxBench(spec: ModelSpec): OnnxBench {
+  return childJson<OnnxBench>(`ONNX ${spec.id}`, process.execPath, [
+    '--import',
+    'tsx',
+    join(here, 'measure.ts'),
+    'onnx',
+    '--model',
+    spec.id,
+    '--threads',
+    String(threads),
+    '--seconds',
+    inferSeconds,
+  ]);
+}
+
 interface Peak {
   libtorch: string;
   threads: number;
@@ -241,6 +263,8 @@ interface ModelResult {
   /** Seconds the training augmentation takes per 60,000 images, and that over the fmnist PyTorch epoch. */
   augmentSeconds: number | null;
   augmentShare: number | null;
+  /** The ONNX export's seconds and onnxruntime-node's inference, with fmnist PyTorch's from the same process. */
+  onnx: (OnnxBench & { ratio: Inference }) | null;
 }
 
 const report: Record<string, unknown> = {
@@ -401,6 +425,14 @@ if (want('models')) {
       ]),
     );
     const augmentShare = augment && epochSeconds.fmnistPytorch ? augment.seconds / epochSeconds.fmnistPytorch : null;
+    const onnxRun = attempt('ONNX', () => onnxBench(spec));
+    const onnx = onnxRun && {
+      ...onnxRun,
+      ratio: {
+        batch1: onnxRun.onnx.batch1 / onnxRun.fmnist.batch1,
+        batch256: onnxRun.onnx.batch256 / onnxRun.fmnist.batch256,
+      },
+    };
 
     const result: ModelResult = {
       id: spec.id,
@@ -423,6 +455,7 @@ if (want('models')) {
       inference,
       augmentSeconds: augment?.seconds ?? null,
       augmentShare,
+      onnx,
     };
     results.push(result);
     if (augment)
@@ -439,6 +472,13 @@ if (want('models')) {
         `a training step ≈ 3x: ${flops ? ((flops.training * 60000) / 1e12).toFixed(3) : '-'} TFLOP per epoch`,
     );
     if (flops?.unknown.length) console.log(`  (FLOPs not counted for: ${flops.unknown.join(', ')})`);
+    if (onnx)
+      console.log(
+        `  ONNX: export ${(onnx.exportSeconds * 1000).toFixed(1)} ms (${count(onnx.bytes)} bytes); onnxruntime-node ` +
+          `batch 1 ${count(onnx.onnx.batch1)} img/s = ${onnx.ratio.batch1.toFixed(2)}x fmnist PyTorch's ` +
+          `${count(onnx.fmnist.batch1)}, batch 256 ${count(onnx.onnx.batch256)} img/s = ` +
+          `${onnx.ratio.batch256.toFixed(2)}x ${count(onnx.fmnist.batch256)} (same process)`,
+      );
     const verdict = (s: Side) => {
       if (s !== 'fmnistPytorch' && s !== 'fmnistKeras') return '';
       const met = goalMet[s];

@@ -165,7 +165,7 @@ export function moduleToOnnx(module: TorchApi.nn.Module, meta: OnnxModelInfo): U
   const opset = checkOpset(meta.opset ?? DEFAULT_OPSET);
   const g = new GraphBuilder(opset);
   const logits = module.onnx(g, INPUT_NAME);
-  // axis 1 of a 2-D input: the same op before and after opset 13 changed Softmax from "coerce to 2-D" to per-axis.
+  // axis 1 of the 2-D logits: the same under opset 12's "coerce to 2-D" Softmax and opset 13's per-axis one.
   g.nodes.push({
     name: 'Softmax',
     opType: 'Softmax',
