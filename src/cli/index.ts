@@ -9,6 +9,7 @@ import { registerServe } from './commands/serve.js';
 import { registerCompare } from './commands/compare.js';
 import { registerModels } from './commands/models.js';
 import { registerEnsemble } from './commands/ensemble.js';
+import { registerImport } from './commands/import.js';
 
 /** `fmnist --version`: fmnist's own version and the engines' (loading libtorch to ask it). */
 export async function versions(): Promise<string> {
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerCompare(program);
   registerEnsemble(program);
+  registerImport(program);
   registerModels(program);
   return program;
 }
