@@ -127,6 +127,17 @@ for name, size in [('overlong', (10,)), ('crafted-ok', (4,))]:
     buf = io.BytesIO()
     P(buf, protocol=2).dump(collections.OrderedDict([('w', T(size))]))
     write_zip(d + '/' + name + '.pt', [('x/data.pkl', buf.getvalue()), ('x/data/0', np.arange(4, dtype=np.float32).tobytes()), ('x/version', b'3\n')])
+
+# the legacy format by hand, with a storage view (view_metadata, as torch < 1.0 wrote it): [2, 3, 4] of arange(6)
+class V(pickle.Pickler):
+    def persistent_id(self, obj):
+        return ('storage', torch.FloatStorage, 'root', 'cpu', 6, ('view', 2, 3)) if obj is FAKE else None
+with open(d + '/legacy-view.pt', 'wb') as f:
+    for v in [0x1950a86a20f9469cfc6c, 1001, {'protocol_version': 1001, 'little_endian': True, 'type_sizes': {}}]:
+        pickle.dump(v, f, protocol=2)
+    V(f, protocol=2).dump(collections.OrderedDict([('w', T((3,)))]))
+    pickle.dump(['root'], f, protocol=2)
+    f.write((6).to_bytes(8, 'little') + np.arange(6, dtype=np.float32).tobytes())
 print(json.dumps(report))
 `;
 
@@ -294,6 +305,12 @@ describe('the .pt reader against Python PyTorch files', { skip }, () => {
       'overlong.pt',
       /'w' \(shape \[10\].*reaches element 9 of storage '0', which holds 4/,
     );
+  });
+
+  test('a legacy storage view (view_metadata) reads its slice of the root storage', () => {
+    const sd = read('legacy-view.pt');
+    assert.equal(sd.format, 'legacy');
+    assert.deepEqual(Array.from(sd.tensors.get('w')!.data as Float32Array), [2, 3, 4]);
   });
 
   test('a storage record shorter than the pickle says is an error', () => {

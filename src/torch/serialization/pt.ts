@@ -20,16 +20,7 @@ export { PtFormatError } from './errors.js';
 
 /** The element types a storage may hold. */
 export type StoredDtype =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /**
  * What each stored type becomes. fmnist's tensors have no 16-bit floats and no 8/16-bit signed ints, so those
@@ -124,7 +115,7 @@ const ALLOWED = new Map<string, Global>([
   ['torch.jit._pickle.restore_type_tag', { kind: 'function', name: 'restore_type_tag' }],
   ...Object.entries(STORAGES).flatMap(([cls, dtype]): [string, Global][] => [
     [`torch.${cls}`, { kind: 'storage', dtype }],
-    [`torch.cuda.${cls}`, { kind: 'storage', dtype }], // files from before torch 1.x named CUDA storages so
+    [`torch.cuda.${cls}`, { kind: 'storage', dtype }], // how older files name a CUDA tensor's storage
   ]),
   ['torch.UntypedStorage', { kind: 'storage', dtype: 'uint8' }],
   ['torch.storage.UntypedStorage', { kind: 'storage', dtype: 'uint8' }],
@@ -206,7 +197,9 @@ function args(a: PyTuple, fn: string, counts: number[]): readonly unknown[] {
 function emptyOrNone(v: unknown, what: string): void {
   if (v === null || v === undefined) return;
   if (v instanceof PyDict && v.size === 0) return;
-  fail(`a tensor has ${what} (a ${pyTypeName(v)}${v instanceof PyDict ? ` of ${v.size}` : ''}); only plain tensors load`);
+  fail(
+    `a tensor has ${what} (a ${pyTypeName(v)}${v instanceof PyDict ? ` of ${v.size}` : ''}); only plain tensors load`,
+  );
 }
 
 function tensorArg(v: unknown, fn: string): TensorRef {
@@ -562,6 +555,7 @@ function readLegacy(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
   if (little !== true) fail('the file was written on a big-endian machine; only little-endian files load');
 
   const storages = new Map<string, Storage>();
+  const views = new Map<string, Storage>();
   const main = next(
     new Hooks((pid) => {
       const { dtype, key, numel, view } = storagePid(pid, true);
@@ -576,7 +570,12 @@ function readLegacy(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
       if (v.length !== 3 || typeof vkey !== 'string' || !isInt(offset) || !isInt(size) || offset < 0 || size < 0)
         fail(`storage '${key}' has view metadata that is a ${pyTypeName(view)}, not (key, offset, size)`);
       if (offset + size > numel) fail(`the view '${vkey}' of storage '${key}' runs past its ${numel} elements`);
-      return new Storage(vkey, dtype, size, root, offset);
+      // one object per view, so that its elements are converted once however many tensors use it
+      const known = views.get(vkey);
+      if (known && (known.root !== root || known.viewOffset !== offset || known.numel !== size))
+        fail(`the view '${vkey}' is given two different extents`);
+      if (!known) views.set(vkey, new Storage(vkey, dtype, size, root, offset));
+      return views.get(vkey);
     }),
   );
   const keys = next(noPersistent);
@@ -593,7 +592,9 @@ function readLegacy(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
     const count = view.getBigInt64(p, true);
     const size = ELEMENT_SIZE[s.dtype];
     if (count < 0n || count * BigInt(size) > BigInt(bytes.length - p - 8))
-      fail(`truncated: storage '${key}' at byte ${p} says ${count} elements, more than the ${bytes.length - p - 8} bytes left`);
+      fail(
+        `truncated: storage '${key}' at byte ${p} says ${count} elements, more than the ${bytes.length - p - 8} bytes left`,
+      );
     checkStorageBytes(s, Number(count) * size, `the file's storage '${key}' at byte ${p}`);
     s.bytes = bytes.subarray(p + 8, p + 8 + Number(count) * size);
     p += 8 + Number(count) * size;

@@ -90,8 +90,7 @@ function findEnd(r: Reader): End {
   }
   if (cdOffset + cdSize > at)
     fail(`zip: the central directory (${cdSize} bytes at byte ${cdOffset}) overlaps the end record at byte ${at}`);
-  if (entries * CENTRAL_SIZE > cdSize)
-    fail(`zip: ${entries} entries cannot fit in a ${cdSize}-byte central directory`);
+  if (entries * CENTRAL_SIZE > cdSize) fail(`zip: ${entries} entries cannot fit in a ${cdSize}-byte central directory`);
   return { at, entries, cdOffset, cdSize };
 }
 
@@ -99,7 +98,7 @@ function findEnd(r: Reader): End {
 function zip64Fields(r: Reader, extra: number, extraLen: number, want: { size: boolean; offset: boolean }) {
   let size: number | undefined;
   let offset: number | undefined;
-  for (let p = extra; p + 4 <= extra + extraLen; ) {
+  for (let p = extra; p + 4 <= extra + extraLen;) {
     const id = r.u16(p);
     const len = r.u16(p + 2);
     if (p + 4 + len > extra + extraLen) fail('zip: an extra field runs past its header');
@@ -169,8 +168,7 @@ export function readZip(bytes: Uint8Array): Map<string, ZipEntry> {
     const localExtra = r.u16(local + 28);
     const offset = local + LOCAL_SIZE + localName + localExtra;
     r.need(local + LOCAL_SIZE, localName, `the local name of '${name}'`);
-    const same =
-      localName === nameLen && rawName.every((b, i) => bytes[local + LOCAL_SIZE + i] === b);
+    const same = localName === nameLen && rawName.every((b, i) => bytes[local + LOCAL_SIZE + i] === b);
     if (!same) fail(`zip: the local header at byte ${local} does not name '${name}'`);
     if (offset + size > end.cdOffset)
       fail(`zip: the data of '${name}' (${size} bytes at byte ${offset}) runs into the central directory`);
