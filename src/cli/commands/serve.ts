@@ -46,6 +46,9 @@ export function registerServe(program: Command): void {
         maxPixels: o.maxPixels,
         batchWaitMs: o.batchWaitMs,
         dataDir: o.dataDir,
+        // ONNX WIRING: once src/runs/onnx-export.ts lands, pass `onnxFile: ensureOnnx` (exported on first request);
+        // until then the server serves a run's model.onnx only if the folder already has one.
+        onnxFile: undefined,
         logger: o.log ? true : false,
       });
       let closing = false;
