@@ -1,5 +1,6 @@
 // The page at /: send an image to the server, show the 28×28 input and every model's
-// probabilities, and optionally run the Keras model here with TensorFlow.js to compare.
+// probabilities, and optionally run the models here to compare: the Keras model with TensorFlow.js,
+// and any run's model.onnx with ONNX Runtime Web (served from /vendor/ort/, nothing from elsewhere).
 // Plain ES module, no build step.
 /* global ImageData, requestAnimationFrame, CSS */
 
@@ -16,6 +17,9 @@ const state = {
   seq: 0,
   tf: null,
   browserModels: new Map(),
+  ort: null,
+  /** Model id → { session } or { unavailable: why }, each loaded once. */
+  onnxModels: new Map(),
 };
 
 // ---------- talking to the server ----------
@@ -61,6 +65,7 @@ async function predict(body, contentType, truth = null) {
     state.truth = truth;
     render(answer, roundTrip);
     if ($('browser-toggle').checked) await runInBrowser(answer);
+    if ($('onnx-toggle').checked) await runOnnx(answer);
   } catch (e) {
     showError(`Could not classify the image: ${e.message}`);
   } finally {
@@ -117,7 +122,7 @@ function drawPreview(pixels) {
 }
 
 /** One model's ten probabilities as a labelled bar chart (plain text for screen readers). */
-function chart({ id, title, sub, probabilities, browser = false }) {
+function chart({ id, title, sub, probabilities, source = 'server' }) {
   const best = probabilities.indexOf(Math.max(...probabilities));
   const list = el('ol', { class: 'bars', 'aria-label': `${title}: probability of each class` });
   probabilities.forEach((p, k) => {
@@ -136,9 +141,9 @@ function chart({ id, title, sub, probabilities, browser = false }) {
   return el(
     'article',
     {
-      class: `chart${browser ? ' browser' : ''}`,
+      class: `chart${source === 'server' ? '' : ` ${source}`}`,
       'data-model': id,
-      'data-source': browser ? 'browser' : 'server',
+      'data-source': source,
       'data-top-label': best,
       'data-top-class': state.classes[best],
       'data-probabilities': JSON.stringify(probabilities.map((p) => Number(p.toPrecision(7)))),
@@ -242,6 +247,33 @@ function renderModels() {
   const toggle = $('browser-toggle');
   toggle.disabled = inBrowser.length === 0;
   if (!inBrowser.length) $('browser-status').textContent = 'No Keras (tfjs) model is loaded on the server.';
+  const onnx = state.models.filter((m) => m.onnx);
+  $('onnx-toggle').disabled = onnx.length === 0;
+  if (!onnx.length)
+    $('onnx-status').textContent = 'No model here can run with ONNX (ensembles run on the server only).';
+}
+
+/** The line under an in-browser chart: does it agree with the server's answer for the same model? */
+function compareLine(mine, server, ms) {
+  if (!server) return el('p', { class: 'compare', text: 'The server did not answer for this model.' });
+  const best = mine.indexOf(Math.max(...mine));
+  const maxDiff = Math.max(...mine.map((p, k) => Math.abs(p - server.probabilities[k])));
+  const same = server.top[0].label === best && maxDiff < 1e-3;
+  return el('p', {
+    class: 'compare',
+    'data-match': String(same),
+    'data-max-diff': maxDiff.toExponential(2),
+    text: same
+      ? `Matches the server: same class, largest difference ${maxDiff.toExponential(1)} (${ms.toFixed(1)} ms here).`
+      : `Differs from the server: server says ${server.top[0].class}, largest difference ${maxDiff.toExponential(1)}.`,
+  });
+}
+
+/** Puts an in-browser chart in place of the one it updates, or after the others. */
+function placeChart(card, source) {
+  const old = document.querySelector(`.chart.${source}[data-model="${CSS.escape(card.dataset.model)}"]`);
+  if (old) old.replaceWith(card);
+  else $('charts').append(card);
 }
 
 // ---------- the Keras model in the browser ----------
@@ -300,26 +332,10 @@ async function runInBrowser(answer) {
         title: `${id}`,
         sub: 'in this browser (tfjs)',
         probabilities: mine,
-        browser: true,
+        source: 'browser',
       });
-      const best = mine.indexOf(Math.max(...mine));
-      let line;
-      if (server) {
-        const maxDiff = Math.max(...mine.map((p, k) => Math.abs(p - server.probabilities[k])));
-        const same = server.top[0].label === best && maxDiff < 1e-3;
-        line = el('p', {
-          class: 'compare',
-          'data-match': String(same),
-          'data-max-diff': maxDiff.toExponential(2),
-          text: same
-            ? `Matches the server: same class, largest difference ${maxDiff.toExponential(1)} (${ms.toFixed(1)} ms here).`
-            : `Differs from the server: server says ${server.top[0].class}, largest difference ${maxDiff.toExponential(1)}.`,
-        });
-      } else line = el('p', { class: 'compare', text: 'The server did not answer for this model.' });
-      card.append(line);
-      const old = document.querySelector(`.chart.browser[data-model="${CSS.escape(`${id} (browser)`)}"]`);
-      if (old) old.replaceWith(card);
-      else $('charts').append(card);
+      card.append(compareLine(mine, server, ms));
+      placeChart(card, 'browser');
     }
     result.dataset.browser = 'done';
   } catch (e) {
@@ -331,6 +347,113 @@ async function runInBrowser(answer) {
 function removeBrowserCharts() {
   for (const c of document.querySelectorAll('.chart.browser')) c.remove();
   delete $('result').dataset.browser;
+}
+
+// ---------- any run's model.onnx in the browser (ONNX Runtime Web) ----------
+
+const ORT = '/vendor/ort/';
+
+async function ensureOrt() {
+  if (state.ort) return state.ort;
+  $('onnx-status').textContent = 'Loading ONNX Runtime Web…';
+  // The wasm-only build with its JS glue built in: it fetches one file, the wasm below, from this server.
+  const ort = await import(`${ORT}ort.wasm.bundle.min.mjs`);
+  ort.env.wasm.wasmPaths = { wasm: new URL(`${ORT}ort-wasm-simd-threaded.wasm`, window.location.href).href };
+  // The page is not cross-origin isolated (no COOP/COEP), so there is no SharedArrayBuffer: one thread, no worker.
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  state.ort = ort;
+  return ort;
+}
+
+/** Loads each model's ONNX file once; a model without one is remembered with the server's reason. */
+async function ensureOnnxModels() {
+  const ort = await ensureOrt();
+  for (const m of state.models.filter((x) => x.onnx)) {
+    if (state.onnxModels.has(m.id)) continue;
+    $('onnx-status').textContent = `Loading ${m.id}'s model.onnx…`;
+    let res;
+    try {
+      res = await fetch(m.onnx.model);
+    } catch (e) {
+      throw new Error(`${m.id}: the server could not be reached (${e.message})`, { cause: e });
+    }
+    if (res.status === 404) {
+      let why = 'the server has no ONNX file for it';
+      try {
+        why = (await res.json()).message || why;
+      } catch {
+        // Not JSON: the generic reason stands.
+      }
+      state.onnxModels.set(m.id, { unavailable: why });
+      continue;
+    }
+    // Anything else (a timeout while exporting, say) is not remembered: the next image tries again.
+    if (!res.ok) throw new Error(`${m.id}: model.onnx: ${res.status} ${res.statusText}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    try {
+      const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      state.onnxModels.set(m.id, { session });
+    } catch (e) {
+      state.onnxModels.set(m.id, { unavailable: `ONNX Runtime could not load its model.onnx (${e.message})` });
+    }
+  }
+  const loaded = [...state.onnxModels].filter(([, v]) => v.session).map(([id]) => id);
+  const missing = [...state.onnxModels].filter(([, v]) => v.unavailable).map(([id]) => id);
+  $('onnx-status').textContent =
+    `ONNX Runtime Web ${ort.env.versions.web} (wasm, 1 thread): ` +
+    (loaded.length ? `${loaded.join(', ')} loaded in this browser` : 'no model loaded') +
+    (missing.length ? `; no ONNX file for ${missing.join(', ')}.` : '.');
+}
+
+async function runOnnx(answer) {
+  const result = $('result');
+  result.dataset.onnx = 'busy';
+  try {
+    await ensureOnnxModels();
+    const ort = state.ort;
+    for (const m of state.models.filter((x) => state.onnxModels.has(x.id))) {
+      const entry = state.onnxModels.get(m.id);
+      const id = `${m.id} (onnx)`;
+      if (entry.unavailable) {
+        const card = el(
+          'article',
+          { class: 'chart onnx', 'data-model': id, 'data-source': 'onnx', 'data-unavailable': 'true' },
+          el('h3', {}, m.id, ' ', el('span', { class: 'sub', text: 'in this browser (ONNX)' })),
+          el('p', { class: 'compare missing', text: `No ONNX model: ${entry.unavailable}` }),
+        );
+        placeChart(card, 'onnx');
+        continue;
+      }
+      const { session } = entry;
+      const input = session.inputNames.includes('images') ? 'images' : session.inputNames[0];
+      const output = session.outputNames.includes('probs') ? 'probs' : session.outputNames[0];
+      // The same input as the server's: the preprocessed 28×28 pixels in [0, 1], NCHW.
+      const x = new ort.Tensor(
+        'float32',
+        Float32Array.from(answer.preprocessed, (v) => v / 255),
+        [1, 1, 28, 28],
+      );
+      const t0 = performance.now();
+      const out = await session.run({ [input]: x });
+      const ms = performance.now() - t0;
+      const mine = Array.from(out[output].data);
+      for (const t of Object.values(out)) t.dispose();
+      const server = answer.predictions.find((p) => p.model === m.id);
+      const card = chart({ id, title: m.id, sub: 'in this browser (ONNX)', probabilities: mine, source: 'onnx' });
+      card.append(compareLine(mine, server, ms));
+      placeChart(card, 'onnx');
+    }
+    result.dataset.onnx = 'done';
+  } catch (e) {
+    result.dataset.onnx = 'error';
+    $('onnx-status').textContent = `The ONNX model failed in this browser: ${e.message}`;
+  }
+}
+
+function removeOnnxCharts() {
+  for (const c of document.querySelectorAll('.chart.onnx')) c.remove();
+  delete $('result').dataset.onnx;
 }
 
 // ---------- inputs ----------
@@ -445,6 +568,18 @@ async function init() {
         }
       }
     } else removeBrowserCharts();
+  });
+  $('onnx-toggle').addEventListener('change', async (e) => {
+    if (e.target.checked) {
+      if (state.last) await runOnnx(state.last);
+      else {
+        try {
+          await ensureOnnxModels();
+        } catch (err) {
+          $('onnx-status').textContent = `The ONNX model failed in this browser: ${err.message}`;
+        }
+      }
+    } else removeOnnxCharts();
   });
   try {
     const { body } = await api('/v1/models');

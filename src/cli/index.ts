@@ -11,6 +11,7 @@ import { registerModels } from './commands/models.js';
 import { registerEnsemble } from './commands/ensemble.js';
 import { registerConvert } from './commands/convert.js';
 import { registerExport } from './commands/export.js';
+import { registerImport } from './commands/import.js';
 
 /** `fmnist --version`: fmnist's own version and the engines' (loading libtorch to ask it). */
 export async function versions(): Promise<string> {
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerEnsemble(program);
   registerConvert(program);
   registerExport(program);
+  registerImport(program);
   registerModels(program);
   return program;
 }

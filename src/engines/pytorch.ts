@@ -221,7 +221,7 @@ export const pytorchEngine: Engine = {
     const file = join(dir, modelFile);
     if (!spec) throw new Error(`${join(dir, 'run.json')}: unknown model (a PyTorch run needs its architecture)`);
     const model = spec.pytorch(torch);
-    const sd = torch.loadStateDict(readFileSync(file));
+    const sd = torch.loadStateDict(readFileSync(file), file);
     try {
       model.loadStateDict(sd);
     } catch (e) {

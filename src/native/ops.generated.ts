@@ -140,5 +140,4 @@ export interface TorchBinding {
   getNumThreads(): number;
   mallocTrim(): boolean;
   pickleSave(names: string[], tensors: T[]): Buffer;
-  pickleLoad(bytes: Buffer): { names: string[]; tensors: T[] };
 }

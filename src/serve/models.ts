@@ -1,5 +1,6 @@
 // The models a server answers with: each run folder loaded as a Predictor, with its own
-// micro-batcher, and the files a browser may fetch from it (tfjs model.json and weights, report images).
+// micro-batcher, and the files a browser may fetch from it (tfjs model.json and weights, report images;
+// model.onnx is found, or made, when it is asked for).
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadPredictor, type Predictor } from '../runs/predictor.js';
@@ -20,6 +21,9 @@ export function predictorLoader(engine: string, opts: { threads?: number } = {})
   throw new Error(`--engine ${engine}: unknown engine (known: ${SERVE_ENGINES.join(', ')})`);
 }
 
+/** Gives the path of a run folder's ONNX model (`DIR/model.onnx`), making it first if it can; throws if there is none. */
+export type OnnxFileProvider = (dir: string) => Promise<string>;
+
 export interface ServedFile {
   path: string;
   type: string;
@@ -36,6 +40,8 @@ export interface ServedModel {
   files: Map<string, ServedFile>;
   /** Where a browser loads the model with tf.loadLayersModel, or why it cannot. */
   browser: { modelJson: string } | { unavailable: string };
+  /** Where a browser loads the model with onnxruntime-web (the file is made or found on request), or why it cannot. */
+  onnx: { model: string } | { unavailable: string };
   confusionImage: string | null;
 }
 
@@ -61,6 +67,13 @@ const isFile = (p: string) => {
     return false;
   }
 };
+
+/** The default OnnxFileProvider: `DIR/model.onnx` if the run folder has one. It exports nothing. */
+export async function existingOnnxFile(dir: string): Promise<string> {
+  const file = join(dir, 'model.onnx');
+  if (!isFile(file)) throw new Error('the run folder has no model.onnx');
+  return file;
+}
 
 /** A tfjs Layers model.json and the weight files it names, all next to each other in the run folder. */
 function browserFiles(dir: string, info: RunInfo, files: Map<string, ServedFile>): ServedModel['browser'] {
@@ -163,8 +176,11 @@ export async function loadModels(
         confusionImage = `confusion${confusion.type === 'image/png' ? '.png' : '.svg'}`;
         files.set(confusionImage, confusion);
       }
+      const onnx = isEnsemble(info)
+        ? { unavailable: 'an ensemble runs on the server only (its members are separate run folders)' }
+        : { model: 'model.onnx' };
       const batcher = new MicroBatcher((x, n) => predictor.predict(x, n), opts.batcher?.(id));
-      models.push({ id, dir, info, metrics, predictor, batcher, files, browser, confusionImage });
+      models.push({ id, dir, info, metrics, predictor, batcher, files, browser, onnx, confusionImage });
     }
   } catch (e) {
     disposeModels(models);

@@ -2,10 +2,12 @@
 //
 //   POST /v1/predict         one image: raw PNG/JPEG body, multipart `image` field, or JSON {"pixels": [784]}
 //   POST /v1/predict/batch   up to 256 images: multipart `image` fields or JSON {"images": [{"pixels"}|{"image"}]}
-//   GET  /v1/models          the loaded models; /v1/models/<id>/<file> serves tfjs files and report images
+//   GET  /v1/models          the loaded models; /v1/models/<id>/<file> serves tfjs files and report images,
+//                            /v1/models/<id>/model.onnx the run's ONNX model (from the onnxFile option)
 //   GET  /v1/samples/random  a random Fashion-MNIST test image (and /v1/samples/<index>)
 //   GET  /healthz, /metrics  liveness and Prometheus metrics
-//   GET  /                   the web page (web/), with /vendor/tf.min.js from @tensorflow/tfjs
+//   GET  /                   the web page (web/), with /vendor/tf.min.js from @tensorflow/tfjs and
+//                            /vendor/ort/<file> from onnxruntime-web (ORT_FILES only)
 //
 // Every request is checked with zod schemas; bad ones get a 4xx with {"error", "message"}.
 // Predictions go through one micro-batcher per model, off the request parser's path.
@@ -19,11 +21,19 @@ import { topK } from '../runs/predictor.js';
 import { ensembleLabel, modelDescription, runLabel } from '../runs/labels.js';
 import { HttpError, toErrorReply } from './errors.js';
 import { Gauge, ServerMetrics } from './metrics.js';
-import { disposeModels, loadModels, type PredictorLoader, type ServedModel } from './models.js';
+import {
+  disposeModels,
+  existingOnnxFile,
+  loadModels,
+  type OnnxFileProvider,
+  type PredictorLoader,
+  type ServedModel,
+} from './models.js';
 import {
   BatchBody,
   MAX_BATCH,
   ModelFileParams,
+  ModelParams,
   NoQuery,
   PredictBody,
   PredictQuery,
@@ -33,7 +43,7 @@ import {
 } from './schemas.js';
 import { ImageDecoder, readBatch, readSingle, type InputLimits } from './inputs.js';
 import { TestSamples } from './samples.js';
-import { defaultWebDir, loadStaticFiles, type StaticFile } from './static.js';
+import { defaultWebDir, loadStaticFiles, OrtFiles, type StaticFile } from './static.js';
 import { z } from 'zod';
 
 export interface ServeOptions {
@@ -61,6 +71,11 @@ export interface ServeOptions {
   webDir?: string;
   /** Loads a run folder (default loadPredictor); tests use it to stand in for frameworks. */
   loader?: PredictorLoader;
+  /**
+   * Gives a run folder's ONNX model for /v1/models/<id>/model.onnx, exporting it first if it can (default: the
+   * folder's model.onnx if it has one). Called at most once at a time per model; a failure is tried again later.
+   */
+  onnxFile?: OnnxFileProvider;
   /** Fastify's logger option (default off). */
   logger?: boolean | Record<string, unknown>;
 }
@@ -106,6 +121,9 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   const byId = new Map(models.map((m) => [m.id, m]));
   const decoder = new ImageDecoder(maxPixels, opts.workerAbovePixels ?? 512 * 512);
   const samples = new TestSamples(opts.dataDir);
+  const onnxFile = opts.onnxFile ?? existingOnnxFile;
+  const onnxPaths = new Map<string, Promise<string>>();
+  const ortFiles = new OrtFiles();
   let staticFiles = new Map<string, StaticFile>();
   try {
     staticFiles = loadStaticFiles(opts.webDir ?? defaultWebDir());
@@ -293,6 +311,44 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     return reply.type(f.type).header('cache-control', 'no-cache').send(body);
   });
 
+  /** The model's ONNX file, asked of onnxFile once (a second request waits for the same export). */
+  const onnxPath = (m: ServedModel): Promise<string> => {
+    let p = onnxPaths.get(m.id);
+    if (!p) {
+      p = onnxFile(m.dir);
+      onnxPaths.set(m.id, p);
+      p.catch(() => onnxPaths.delete(m.id));
+    }
+    return p;
+  };
+
+  // Wins over /v1/models/:id/:file for this name: a static segment beats a parameter.
+  app.get(
+    '/v1/models/:id/model.onnx',
+    { schema: { params: ModelParams, querystring: NoQuery } },
+    async (req, reply) => {
+      const { id } = req.params;
+      const m = byId.get(id);
+      if (!m) throw new HttpError(404, 'not_found', `no model '${id}' (see /v1/models)`);
+      if ('unavailable' in m.onnx)
+        throw new HttpError(404, 'not_found', `model '${id}' has no ONNX file: ${m.onnx.unavailable}`);
+      let path: string;
+      try {
+        path = await onnxPath(m);
+      } catch (e) {
+        throw new HttpError(404, 'not_found', `model '${id}' has no ONNX file: ${(e as Error).message}`);
+      }
+      let body: Buffer;
+      try {
+        body = await readFile(path);
+      } catch {
+        onnxPaths.delete(m.id);
+        throw new HttpError(404, 'not_found', `model '${id}': its ONNX file is no longer on disk`);
+      }
+      return reply.type('application/octet-stream').header('cache-control', 'no-cache').send(body);
+    },
+  );
+
   const SampleParams = z.strictObject({
     index: z.union([z.literal('random'), z.coerce.number().int().min(0).max(1_000_000)], {
       error: 'expected "random" or a test-image index (0–9999)',
@@ -313,8 +369,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render()),
   );
 
-  const sendStatic = (name: string, req: FastifyRequest, reply: FastifyReply) => {
-    const f = staticFiles.get(name);
+  const sendStatic = (name: string, req: FastifyRequest, reply: FastifyReply, f = staticFiles.get(name)) => {
     if (!f) throw new HttpError(404, 'not_found', `no file '${name}'`);
     reply
       .header('etag', f.etag)
@@ -328,6 +383,13 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   app.get('/vendor/:file', { schema: { params: StaticParams } }, (req, reply) =>
     sendStatic(`vendor/${req.params.file}`, req, reply),
   );
+  // The page sets ort.env.wasm.wasmPaths here, so onnxruntime-web fetches nothing from elsewhere.
+  app.get('/vendor/ort/:file', { schema: { params: StaticParams } }, async (req, reply) => {
+    const name = `vendor/ort/${req.params.file}`;
+    if (!ortFiles.available)
+      throw new HttpError(404, 'not_found', `no file '${name}' (onnxruntime-web is not installed)`);
+    return sendStatic(name, req, reply, (await ortFiles.get(req.params.file)) ?? undefined);
+  });
 
   return app;
 }
@@ -369,5 +431,7 @@ function describeModel(m: ServedModel) {
     confusionImage: m.confusionImage ? base + m.confusionImage : null,
     browser: 'modelJson' in m.browser ? { modelJson: base + m.browser.modelJson } : null,
     browserUnavailable: 'unavailable' in m.browser ? m.browser.unavailable : null,
+    onnx: 'model' in m.onnx ? { model: base + m.onnx.model } : null,
+    onnxUnavailable: 'unavailable' in m.onnx ? m.onnx.unavailable : null,
   };
 }

@@ -4,3 +4,4 @@ export * from './ops.js';
 export { tidy, withDisposeScope, newDisposeScope, currentScope, DisposeScope } from './scope.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export { readStateDict, PtFormatError, type PtStateDict, type PtTensor } from './serialization/pt.js';

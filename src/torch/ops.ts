@@ -1,7 +1,9 @@
 // torch.* functions: factories and free functions over Tensors.
+import { readFileSync } from 'node:fs';
 import { native } from '../native/binding.js';
 import type { AnyTypedArray } from '../native/addon.js';
 import { Tensor, wrap, asTypedArray, type Dtype } from './tensor.js';
+import { readStateDict } from './serialization/pt.js';
 
 function shapeOf(data: unknown): number[] {
   const shape: number[] = [];
@@ -99,9 +101,35 @@ export function saveStateDict(sd: Map<string, Tensor>): Buffer {
   );
 }
 
-export function loadStateDict(bytes: Buffer): Map<string, Tensor> {
-  const { names, tensors } = native.pickleLoad(bytes);
-  return new Map(names.map((n, i) => [n, wrap(tensors[i])]));
+/**
+ * Reads a state dict (name -> tensor) from the bytes of a .pt file: Python's torch.save of a dict or of
+ * model.state_dict() (an OrderedDict), in the zip or the legacy format, or our own saveStateDict. Parsed in
+ * TypeScript (serialization/pt.ts), never unpickled by Python or libtorch: only PyTorch's tensor-rebuilding
+ * globals are allowed. float16/bfloat16 load as float32, int8/int16 as int32. `name` (the file) starts every
+ * error message; a bad file is a PtFormatError.
+ */
+export function loadStateDict(bytes: Uint8Array, name = 'state dict'): Map<string, Tensor> {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('loadStateDict: argument 0 must be a Buffer or Uint8Array');
+  const sd = new Map<string, Tensor>();
+  try {
+    for (const [k, t] of readStateDict(bytes, name).tensors) sd.set(k, fromTypedArray(t.data, t.shape, t.dtype));
+  } catch (e) {
+    sd.forEach((t) => t.dispose());
+    throw e;
+  }
+  return sd;
+}
+
+/** torch.load for state dicts: loadStateDict of the file at `path`, with the path in every error. */
+export function load(path: string): Map<string, Tensor> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: ${code === 'ENOENT' ? 'file not found' : (e as Error).message}`, { cause: e });
+  }
+  return loadStateDict(bytes, path);
 }
 
 let ticks = 0;

@@ -255,7 +255,7 @@ describe('arguments that are not tensors', () => {
     );
     throwsError(
       () => torch.loadStateDict('model.pt' as unknown as Buffer),
-      /^pickleLoad: argument 0 must be a Buffer/,
+      /^loadStateDict: argument 0 must be a Buffer or Uint8Array/,
       TypeError,
     );
     throwsError(() => torch.setNumThreads(0), /^setNumThreads: need at least 1 thread/, RangeError);

@@ -1,5 +1,6 @@
 // State dicts cross over to Python PyTorch and back: our model.pt loads in Python with strict=True into the
-// deprecated one-line definitions (run.json's `definition`) and gives the same outputs; Python's torch.save files load here.
+// deprecated one-line definitions (run.json's `definition`) and gives the same outputs; Python's torch.save files
+// (a dict or model.state_dict()'s OrderedDict) load here.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -150,24 +151,28 @@ describe('state_dict interop with Python PyTorch', { skip }, () => {
       }
     });
 
-    // Known limitation: libtorch 1.13's torch::pickle_load (used by native/serialize.cc) cannot read the
-    // OrderedDict that Python's model.state_dict() returns (it carries a `_metadata` attribute, pickled with
-    // BUILD); it fails with an INTERNAL ASSERT "Expected GenericDict but got None".
-    test(`${arch}: Python's torch.save(model.state_dict()) (an OrderedDict) gives a clear error that says what to save instead`, () => {
-      assert.throws(
-        () => torch.loadStateDict(readFileSync(join(dir, `${arch}-py.pt`))),
-        /save a plain dict: torch\.save\(dict\(model\.state_dict\(\)\), path\)/,
-      );
+    // Python's model.state_dict() is an OrderedDict with a `_metadata` attribute (set by BUILD): the TypeScript
+    // reader (src/torch/serialization) reads it, which libtorch 1.13's unpickler could not.
+    test(`${arch}: Python's torch.save(model.state_dict()) (an OrderedDict) loads here and gives Python's outputs`, () => {
+      const sd = torch.loadStateDict(readFileSync(join(dir, `${arch}-py.pt`)));
+      const m = ARCHS[arch].make();
+      try {
+        assert.deepEqual([...sd.keys()], ours[arch].keys);
+        m.loadStateDict(sd);
+        assertClose(ourLogits(m), readF32(`${arch}-py2-out.bin`), `${arch} logits`, { rtol: 1e-5, atol: 1e-5 });
+      } finally {
+        m.dispose();
+        sd.forEach((t) => t.dispose());
+      }
     });
   }
 
-  // Known limitation: libtorch 1.13's unpickler has no SETITEM opcode, which Python uses for a dict of one entry
-  // (e.g. nn.Linear(3, 2, bias=False)): "Unknown opcode for unpickling at 0x73: 115".
-  test("Python's torch.save of a one-entry dict gives a clear error (libtorch 1.13's unpickler limit)", () => {
-    assert.throws(() => torch.loadStateDict(readFileSync(join(dir, 'single.pt'))), /cannot read this file/);
-  });
-
-  test('loading an OrderedDict file fails with a JS Error (no abort) that names pickleLoad', () => {
-    assert.throws(() => torch.loadStateDict(readFileSync(join(dir, 'dense-py.pt'))), /^Error: pickleLoad: /);
+  // Python pickles a dict of one entry with SETITEM, which libtorch 1.13's unpickler lacked.
+  test("Python's torch.save of a one-entry dict loads", () => {
+    const sd = torch.loadStateDict(readFileSync(join(dir, 'single.pt')));
+    assert.deepEqual([...sd.keys()], ['weight']);
+    assert.deepEqual(sd.get('weight')!.shape, [2, 3]);
+    assert.deepEqual(sd.get('weight')!.tolist(), [0, 1, 2, 3, 4, 5]);
+    sd.forEach((t) => t.dispose());
   });
 });

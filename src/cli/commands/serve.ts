@@ -55,6 +55,8 @@ export function registerServe(program: Command): void {
         maxPixels: o.maxPixels,
         batchWaitMs: o.batchWaitMs,
         dataDir: o.dataDir,
+        // the page's in-browser ONNX engine: DIR/model.onnx, exported on the first request when absent or stale
+        onnxFile: async (dir: string) => (await import('../../runs/onnx-export.js')).ensureOnnx(dir),
         logger: o.log ? true : false,
       });
       let closing = false;
