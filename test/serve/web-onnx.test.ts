@@ -32,7 +32,7 @@ before(async () => {
   tmp = tempDir('fmnist-web-onnx-');
   const torchDir = await trainTinyPytorch(join(tmp.dir, 'pytorch-cnn'));
   const kerasDir = await trainTinyKeras(join(tmp.dir, 'keras-dense'));
-  exportOnnxFixture(torchDir);
+  await exportOnnxFixture(torchDir);
   app = await buildServer({ models: [torchDir, kerasDir] });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   const { chromium } = await import('playwright-core');
