@@ -15,7 +15,7 @@ import {
 } from './document.js';
 import { renderPredictionGrid, renderSamples } from './images.js';
 import { rasterFigure, renderChart, type RenderedFigure } from './render.js';
-import { isEnsemble, isTtaRow, modelRuns, runLabel, type ReportRun } from './runs.js';
+import { isEnsemble, isTtaRow, modelRuns, provenanceText, runLabel, type ReportRun } from './runs.js';
 import {
   confusionSpec,
   confusedPairsSpec,
@@ -226,6 +226,16 @@ function runDetails(r: ReportRun, all: readonly ReportRun[]): Block[] {
           lead: 'Data',
           text: `${r.info.data.trainCount} train / ${r.info.data.valCount} validation / ${r.info.data.testCount} test images from ${r.info.data.dir} (${r.info.data.origin})`,
         },
+        ...(r.info.provenance
+          ? [
+              {
+                lead: 'Weights',
+                text:
+                  `${provenanceText(r.info.provenance, true)} on ${r.info.provenance.createdAt} ` +
+                  `(SHA-256 ${r.info.provenance.sha256.slice(0, 16)}…); the training and its history are the source's`,
+              },
+            ]
+          : []),
         { lead: 'Engine', text: engine || '-' },
         {
           lead: 'Host',

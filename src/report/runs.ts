@@ -5,9 +5,16 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Framework } from '../engines/index.js';
 import { MODEL_IDS } from '../models/index.js';
-import { runLabel } from '../runs/labels.js';
+import { frameworkName, runLabel } from '../runs/labels.js';
 import { readJson } from '../util/fsutil.js';
-import { readRun, readTestProbs, type EpochRecord, type MetricsJson, type RunInfo } from '../runs/files.js';
+import {
+  readRun,
+  readTestProbs,
+  type EpochRecord,
+  type MetricsJson,
+  type Provenance,
+  type RunInfo,
+} from '../runs/files.js';
 
 /** Report order: Keras before PyTorch; models in the registry's order. */
 export const FRAMEWORKS: readonly Framework[] = ['keras', 'pytorch'];
@@ -68,6 +75,16 @@ export const ensembleLabel = (members: number, tta: boolean) => `Ensemble of ${m
 export const ttaLabel = (label: string) => `${label} (TTA)`;
 
 export const runId = (framework: string, model: string) => `${framework}-${model}`;
+
+/**
+ * Where a run's weights came from when fmnist did not train them in its folder: "converted from Keras,
+ * keras-resnet" (`fmnist convert`), "imported from resnet.pt" (`fmnist import`); `full` names the whole path.
+ */
+export function provenanceText(p: Provenance, full = false): string {
+  const source = full ? p.source : basename(p.source);
+  if (p.kind === 'convert') return `converted from ${frameworkName(p.framework ?? '?')}, ${source}`;
+  return `imported from ${source}`;
+}
 export { frameworkName, modelName, runLabel } from '../runs/labels.js';
 
 /**
@@ -199,7 +216,8 @@ export function loadRun(dir: string): LoadedRun {
     ok: true,
     run: {
       id: runId(info.framework, info.model),
-      label: runLabel(info.framework, info.model),
+      // every chart, table and sentence names the run by this label, so a converted or imported run says so everywhere
+      label: runLabel(info.framework, info.model) + (info.provenance ? ` (${provenanceText(info.provenance)})` : ''),
       dir,
       info,
       history,

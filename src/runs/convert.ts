@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as torch from '../torch/index.js';
-import { CLASS_NAMES, loadFashionMnist } from '../data/index.js';
+import { CLASS_NAMES, loadFashionMnist, type Split } from '../data/index.js';
 import { FRAMEWORKS, FRAMEWORK_NAMES, loadEngine, type Framework } from '../engines/index.js';
 import { kerasToTorch, loadKerasModel, torchToKeras } from '../engines/convert.js';
 import { fileHandler, MODEL_JSON } from '../engines/keras-io.js';
@@ -45,6 +45,8 @@ export class ConvertError extends Error {}
 export interface ConvertOptions {
   /** Where the test images come from; default: found as `fmnist data` finds them. */
   dataDir?: string;
+  /** The test split itself, when the caller has it loaded already (then dataDir is not read). */
+  test?: Split;
 }
 
 export interface ConvertResult {
@@ -93,7 +95,7 @@ function readSource(dir: string): {
 function weightFiles(dir: string, info: RunInfo): string[] {
   const file = join(dir, info.modelFile);
   if (info.framework !== 'keras' || !existsSync(file)) return [file];
-  let manifest: { paths?: unknown }[] = [];
+  let manifest: { paths?: unknown }[];
   try {
     manifest =
       (JSON.parse(readFileSync(file, 'utf8')) as { weightsManifest?: { paths?: unknown }[] }).weightsManifest ?? [];
@@ -185,12 +187,11 @@ export async function convertRun(
     throw new ConvertError(`${dir}: is already a ${FRAMEWORK_NAMES[from]} run; --to names the other framework`);
   checkOut(target, source);
 
-  const fm = await loadFashionMnist({ dataDir: opts.dataDir });
-  const count = src.data?.testCount ?? fm.test.count;
-  if (fm.test.count < count)
-    throw new ConvertError(`${fm.source.dir}: ${fm.test.count} test images, but ${dir} was evaluated on ${count}`);
-  const images = fm.test.images.subarray(0, count * 784);
-  const labels = fm.test.labels.subarray(0, count);
+  const test = opts.test ?? (await loadFashionMnist({ dataDir: opts.dataDir })).test;
+  const count = src.data?.testCount ?? test.count;
+  if (test.count < count) throw new ConvertError(`${test.count} test images, but ${dir} was evaluated on ${count}`);
+  const images = test.images.subarray(0, count * 784);
+  const labels = test.labels.subarray(0, count);
 
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });

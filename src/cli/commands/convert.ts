@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { FRAMEWORKS } from '../../engines/index.js';
 import { runLabel } from '../../runs/labels.js';
 
@@ -12,11 +12,8 @@ export function registerConvert(program: Command): void {
         "source's history.json); it prints both test accuracies and the largest difference in probability",
     )
     .argument('<dir>', 'run folder written by `fmnist train` (not an ensemble)')
-    .addOption(
-      new Option('--to <framework>', 'the framework to convert to (the other one)')
-        .choices([...FRAMEWORKS])
-        .makeOptionMandatory(),
-    )
+    // checked by convertRun, not with commander's choices(): its errors end the process before main() sees them
+    .requiredOption('--to <framework>', `the framework to convert to, the other one: ${FRAMEWORKS.join(' or ')}`)
     .requiredOption('--out <dir>', 'the run folder to write (new or empty)')
     .option('--data-dir <dir>', 'use the test data in this folder only')
     .action(async (dir: string, o) => {
