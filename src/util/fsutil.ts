@@ -1,12 +1,47 @@
-// Files are written to a temp name and renamed, so a crash never leaves a half-written file.
-import { mkdirSync, renameSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+// Files are written to a temp name, fsynced and renamed, and then the folder is fsynced: after a crash, a kill -9
+// or a power loss the path holds the old file or the new one, never a torn or empty one.
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 
+/** fsync a folder, so that a rename in it is on disk too. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${process.pid}.${Date.now()}.tmp-${Math.random().toString(36).slice(2)}`);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      for (let off = 0; off < bytes.byteLength;) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncDir(dir);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
