@@ -3,6 +3,8 @@
 // for all of them. The bindings further down are hand-written because they are not one libtorch call (readers that
 // return JS values, typed-array copies, global state); the spec lists them too, for the TS types and the export test.
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <functional>
 #include <malloc.h>
 
@@ -171,6 +173,32 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+// The default CPU generator's whole state (mt19937 and the normal-sampling cache), so that a checkpoint can
+// resume dropout masks exactly where they left off.
+Napi::Value getRngState(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), "getRngState", [&]() -> Napi::Value {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    Tensor state = gen.get_state().contiguous();
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), state.data_ptr<uint8_t>(), state.numel());
+  });
+}
+
+Napi::Value setRngState(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), "setRngState", [&]() -> Napi::Value {
+    Args a{info, "setRngState"};
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      a.bad(0, "a Uint8Array (from getRngState)");
+    auto bytes = info[0].As<Napi::Uint8Array>();
+    Tensor state = at::empty({static_cast<int64_t>(bytes.ByteLength())}, opts(at::kByte));
+    std::memcpy(state.data_ptr<uint8_t>(), bytes.Data(), bytes.ByteLength());
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);  // throws (a JS Error via guard) when the size or contents are wrong
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   return guard(info.Env(), "setNumThreads", [&]() -> Napi::Value {
     int64_t n = Args{info, "setNumThreads"}.i(0);
@@ -206,6 +234,8 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   exports.Set("fromTypedArray", Napi::Function::New(env, fromTypedArray, "fromTypedArray"));
   exports.Set("setGradEnabled", Napi::Function::New(env, setGradEnabled, "setGradEnabled"));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));
+  exports.Set("getRngState", Napi::Function::New(env, getRngState, "getRngState"));
+  exports.Set("setRngState", Napi::Function::New(env, setRngState, "setRngState"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("mallocTrim", Napi::Function::New(env, mallocTrim, "mallocTrim"));

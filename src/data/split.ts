@@ -1,17 +1,12 @@
 // Seeded randomness, stratified train/validation split and a mini-batch iterator.
+import { RandomStream } from '../util/random.js';
 import { PIXELS_PER_IMAGE } from './files.js';
 import type { Split } from './convert.js';
 
 /** mulberry32: a tiny 32-bit PRNG, good enough for shuffling and identical on every platform. */
 export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new RandomStream(seed);
+  return () => r.next();
 }
 
 /** Fisher-Yates shuffle in place. */
@@ -108,7 +103,7 @@ export class BatchIterator {
   readonly numBatches: number;
   readonly size: number;
   private readonly order: Int32Array;
-  private readonly random: () => number;
+  private readonly random: RandomStream;
   private epochsStarted = 0;
 
   constructor(
@@ -130,7 +125,7 @@ export class BatchIterator {
     }
     this.size = this.order.length;
     this.numBatches = Math.ceil(this.size / batchSize);
-    this.random = mulberry32(seed);
+    this.random = new RandomStream(seed);
   }
 
   /** How many times epoch() has been called. */
@@ -138,11 +133,30 @@ export class BatchIterator {
     return this.epochsStarted;
   }
 
-  *epoch(): Generator<Int32Array> {
-    this.epochsStarted++;
-    shuffleInPlace(this.order, this.random);
-    for (let start = 0; start < this.size; start += this.batchSize) {
+  /**
+   * One epoch's batches. `fromBatch` > 0 continues the epoch that was under way when state() was taken (a
+   * checkpoint written mid-epoch): no new shuffle, and the batches already done are skipped.
+   */
+  *epoch(fromBatch = 0): Generator<Int32Array> {
+    if (fromBatch === 0) {
+      this.epochsStarted++;
+      shuffleInPlace(this.order, () => this.random.next());
+    }
+    for (let start = fromBatch * this.batchSize; start < this.size; start += this.batchSize) {
       yield this.order.subarray(start, Math.min(this.size, start + this.batchSize));
     }
+  }
+
+  /** What a checkpoint needs to continue the same sequence of batches: the current order and the stream. */
+  state(): { order: Int32Array; random: number; epochs: number } {
+    return { order: Int32Array.from(this.order), random: this.random.state, epochs: this.epochsStarted };
+  }
+
+  restore(s: { order: Int32Array; random: number; epochs: number }): void {
+    if (s.order.length !== this.size)
+      throw new Error(`the saved data order has ${s.order.length} entries, but this split has ${this.size} images`);
+    this.order.set(s.order);
+    this.random.state = s.random;
+    this.epochsStarted = s.epochs;
   }
 }

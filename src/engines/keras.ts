@@ -1,14 +1,17 @@
 // The Keras engine: the stock tfjs Layers API (compile, trainOnBatch, predict) on our libtorch-backed backend
 // 'torch'. The loop hands it its batches (so augmentation reaches Keras too); models are saved in the stock
 // tfjs Layers format (model.json + weights.bin), which unmodified @tensorflow/tfjs loads.
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readJson, writeJsonAtomic } from '../util/fsutil.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { useTorchBackend } from '../tfjs-backend/index.js';
 import { getNumThreads, libtorchVersion, setNumThreads } from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { fileHandler, MODEL_JSON } from './keras-io.js';
 import { makeKerasOptimizer } from './keras-optimizers.js';
-import { withSeededMathRandom } from './keras-seed.js';
+import { seededRandomState, setSeededRandomState, withSeededMathRandom } from './keras-seed.js';
+import { readTensors, writeTensors } from './keras-state.js';
 import { emaDecayAt, type Engine, type EngineModel, type EngineOptions, type StepResult } from './types.js';
 
 /** Keras's categorical cross-entropy clips probabilities to [eps, 1 - eps] before the log. */
@@ -47,8 +50,8 @@ export function predictKeras(model: tfl.LayersModel, images: Float32Array, n: nu
 
 /** A moving average of every weight, BatchNormalization's moving statistics included. */
 class WeightAverage {
-  private avg: tf.Tensor[];
-  private t = 0;
+  avg: tf.Tensor[];
+  t = 0;
   constructor(
     private readonly model: tfl.LayersModel,
     readonly decay: number,
@@ -162,6 +165,65 @@ class KerasModel implements EngineModel {
 
   async save(dir: string): Promise<void> {
     await this.model.save(fileHandler(dir));
+  }
+
+  async saveTrainingState(dir: string): Promise<void> {
+    if (!this.optimizer) throw new Error('keras: this model was loaded for inference and has no training state');
+    const mathRandom = seededRandomState(); // before anything else could draw from it
+    await this.save(dir); // a checkpoint's model loads like a run's
+    const names = this.model.trainableWeights.map((w) => w.name);
+    await writeTensors(dir, 'optimizer', await this.optimizer.getWeights(), { variables: names });
+    if (this.best) await writeTensors(dir, 'best', this.best.map((tensor, i) => ({ name: `w${i}`, tensor })));
+    if (this.average)
+      await writeTensors(
+        dir,
+        'average',
+        this.average.avg.map((tensor, i) => ({ name: `w${i}`, tensor })),
+        { t: this.average.t },
+      );
+    writeJsonAtomic(join(dir, 'random.json'), { mathRandom });
+  }
+
+  async loadTrainingState(dir: string): Promise<void> {
+    if (!this.optimizer) throw new Error('keras: this model was loaded for inference and has no training state');
+    const saved = await fileHandler(dir).load!();
+    const values = tf.io.decodeWeights(saved.weightData!, saved.weightSpecs!);
+    const w = saved.weightSpecs!.map((s) => values[s.name]);
+    try {
+      const mine = this.model.weights;
+      if (w.length !== mine.length || w.some((t, i) => t.shape.join() !== mine[i].shape.join()))
+        throw new Error(`${dir}/model.json: its weights do not fit this model (another architecture?)`);
+      this.model.setWeights(w);
+    } finally {
+      tf.dispose(w);
+    }
+    // the optimizer names its slots after the variables (`<variable>/m`), whose names tfjs makes unique per
+    // process: map the saved names onto this model's
+    const opt = await readTensors(dir, 'optimizer');
+    const names = opt.meta.variables as string[];
+    const now = this.model.trainableWeights.map((w) => w.name);
+    if (!Array.isArray(names) || names.length !== now.length)
+      throw new Error(`${dir}/optimizer.json: its state is for ${names?.length} variables, this model has ${now.length}`);
+    const rename = new Map(names.map((n, i) => [n, now[i]]));
+    await this.optimizer.setWeights(
+      opt.tensors.map(({ name, tensor }) => {
+        const cut = name.lastIndexOf('/');
+        const v = cut < 0 ? undefined : rename.get(name.slice(0, cut));
+        return { name: v ? v + name.slice(cut) : name, tensor };
+      }),
+    );
+    tf.dispose(this.best ?? []);
+    this.best = null;
+    const best = await readTensors(dir, 'best', true);
+    if (best.tensors.length) this.best = best.tensors.map((t) => tf.keep(t.tensor));
+    if (this.average) {
+      const a = await readTensors(dir, 'average');
+      tf.dispose(this.average.avg);
+      this.average.avg = a.tensors.map((t) => tf.keep(t.tensor));
+      this.average.t = a.meta.t as number;
+    }
+    const r = readJson<{ mathRandom: number | null }>(join(dir, 'random.json'), 'checkpoint random state');
+    if (typeof r.mathRandom === 'number') setSeededRandomState(r.mathRandom);
   }
 
   dispose(): void {

@@ -1,10 +1,10 @@
 // The PyTorch engine: fmnist's torch API (libtorch) behind the loop's adapter: torch.optim's update rules and
 // cross-entropy (with label smoothing); the model is saved as a state_dict with Python's keys (model.pt).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
-import { writeFileAtomic } from '../util/fsutil.js';
+import { readJson, writeFileAtomic } from '../util/fsutil.js';
 import {
   emaDecayAt,
   type Engine,
@@ -16,6 +16,11 @@ import {
 
 const F = torch.nn.functional;
 export const MODEL_PT = 'model.pt';
+const OPTIMIZER_PT = 'optimizer.pt';
+const BEST_PT = 'best.pt';
+const AVERAGE_PT = 'average.pt';
+const RANDOM_JSON = 'engine.json';
+const RANDOM_BIN = 'rng-state.bin';
 
 const images = (x: Float32Array, n: number) => torch.fromTypedArray(x.subarray(0, n * 784), [n, 1, 28, 28]);
 const labels = (y: Uint8Array, n: number) => torch.fromTypedArray(y.subarray(0, n), [n], 'int64');
@@ -42,8 +47,8 @@ export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): to
 
 /** A moving average of every state_dict entry: floats averaged, integers (num_batches_tracked) copied. */
 class WeightAverage {
-  private readonly pairs: [live: torch.Tensor, avg: torch.Tensor][];
-  private t = 0;
+  readonly pairs: [live: torch.Tensor, avg: torch.Tensor][];
+  t = 0;
   constructor(
     model: torch.nn.Module,
     readonly decay: number,
@@ -173,6 +178,63 @@ class PytorchModel implements EngineModel {
 
   async save(dir: string): Promise<void> {
     writeFileAtomic(join(dir, MODEL_PT), torch.saveStateDict(this.model.stateDict()));
+  }
+
+  // A checkpoint: model.pt, optimizer.pt (torch's optimizer.state_dict() layout, which Python's
+  // load_state_dict reads), best.pt and average.pt when there are such, and the generator's state (torch.get_rng_state()).
+  async saveTrainingState(dir: string): Promise<void> {
+    const opt = this.optimizer();
+    await this.save(dir);
+    writeFileAtomic(join(dir, OPTIMIZER_PT), torch.withDisposeScope(() => torch.save(opt.stateDict())));
+    if (this.best) writeFileAtomic(join(dir, BEST_PT), torch.saveStateDict(this.best));
+    if (this.average) {
+      const keys = [...this.model.stateDict().keys()];
+      const avg = new Map(this.average.pairs.map(([, a], i) => [keys[i], a]));
+      writeFileAtomic(join(dir, AVERAGE_PT), torch.saveStateDict(avg));
+    }
+    writeFileAtomic(join(dir, RANDOM_JSON), JSON.stringify({ averageSteps: this.average?.t ?? 0, steps: this.steps }));
+    writeFileAtomic(join(dir, RANDOM_BIN), torch.getRngState());
+  }
+
+  async loadTrainingState(dir: string): Promise<void> {
+    const opt = this.optimizer();
+    const read = (f: string) => torch.load(join(dir, f));
+    const fill = (target: Map<string, torch.Tensor>, f: string) => {
+      const sd = read(f);
+      try {
+        for (const [k, t] of target) {
+          const v = sd.get(k);
+          if (!v || v.shape.join() !== t.shape.join()) throw new Error(`${join(dir, f)}: '${k}' is missing or has another shape`);
+          torch.noGrad(() => t.copy_(v));
+        }
+      } finally {
+        sd.forEach((t) => t.dispose());
+      }
+    };
+    const weights = read(MODEL_PT);
+    try {
+      this.model.loadStateDict(weights);
+    } catch (e) {
+      throw new Error(`${join(dir, MODEL_PT)}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      weights.forEach((t) => t.dispose());
+    }
+    const state = torch.withDisposeScope(() => torch.loadObject(readFileSync(join(dir, OPTIMIZER_PT)), join(dir, OPTIMIZER_PT)));
+    try {
+      opt.loadStateDict(state);
+    } catch (e) {
+      throw new Error(`${join(dir, OPTIMIZER_PT)}: ${(e as Error).message}`, { cause: e });
+    }
+    this.best?.forEach((t) => t.dispose());
+    this.best = existsSync(join(dir, BEST_PT)) ? read(BEST_PT) : null;
+    if (this.average) {
+      const keys = [...this.model.stateDict().keys()];
+      fill(new Map(this.average.pairs.map(([, a], i) => [keys[i], a])), AVERAGE_PT);
+    }
+    const r = readJson<{ averageSteps: number; steps: number }>(join(dir, RANDOM_JSON), 'checkpoint random state');
+    if (this.average) this.average.t = r.averageSteps;
+    this.steps = r.steps;
+    torch.setRngState(new Uint8Array(readFileSync(join(dir, RANDOM_BIN))));
   }
 
   dispose(): void {

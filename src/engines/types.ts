@@ -67,6 +67,13 @@ export interface EngineModel {
   restoreSnapshot(): boolean;
   /** Writes the model file(s) into `dir`, each atomically. */
   save(dir: string): Promise<void>;
+  /**
+   * Writes what training needs to continue exactly into `dir` (a checkpoint's folder): the weights, the optimizer
+   * state, the best-weights snapshot, the weight average and the framework's random state (dropout).
+   */
+  saveTrainingState(dir: string): Promise<void>;
+  /** Puts back what saveTrainingState wrote, into a model built with the same spec and options. */
+  loadTrainingState(dir: string): Promise<void>;
   dispose(): void;
 }
 

@@ -136,6 +136,8 @@ export interface TorchBinding {
   fromTypedArray(data: AnyTypedArray, shape: number[], dtype?: NativeDtype): T;
   setGradEnabled(on: boolean): boolean;
   manualSeed(seed: number): void;
+  getRngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   mallocTrim(): boolean;

@@ -116,6 +116,11 @@ export const CONFIG_FIELDS = {
     arg: '<n>',
   },
   threads: { ...int(1), help: 'libtorch threads', defaultText: 'the number of cores', arg: '<n>' },
+  checkpointEvery: {
+    ...int(0),
+    help: 'write a checkpoint (DIR/checkpoint/) every N epochs, for --resume; the last epoch always; 0 = only then',
+    arg: '<n>',
+  },
   dataDir: {
     ...str,
     help: 'use the data in this folder only',
@@ -157,6 +162,8 @@ export interface TrainConfig extends Recipe {
   patience: number;
   /** Intra-op threads for libtorch. Default: the number of cores. */
   threads: number;
+  /** A checkpoint every N epochs (and after the last, and on SIGINT/SIGTERM), so `--resume` can continue. */
+  checkpointEvery: number;
   /** Where the data is; empty means the usual search (see `fmnist data`). */
   dataDir: string;
   /** Use only the first N training / test images (0 = all). For quick tries and tests. */
@@ -186,6 +193,7 @@ export function defaultConfig(
     valSplit: 0.1,
     patience: 5,
     threads: availableParallelism(),
+    checkpointEvery: 1,
     dataDir: '',
     limit: 0,
     testLimit: 0,

@@ -24,7 +24,7 @@ import { kerasToTorch, loadKerasModel, torchToKeras } from '../engines/convert.j
 import { fileHandler, MODEL_JSON } from '../engines/keras-io.js';
 import { MODEL_PT } from '../engines/pytorch.js';
 import { MODEL_IDS, findModel, type ModelSpec } from '../models/index.js';
-import { writeFileAtomic } from '../util/fsutil.js';
+import { writeFileAtomic, tempTag } from '../util/fsutil.js';
 import {
   isEnsemble,
   readRun,
@@ -197,7 +197,7 @@ export async function convertRun(
   mkdirSync(parent, { recursive: true });
   const tmp = join(
     parent,
-    `.${basename(target)}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    `.${basename(target)}.tmp-${tempTag()}`,
   );
   mkdirSync(tmp);
   try {

@@ -20,6 +20,7 @@ import {
   type MetricsJson,
   type RunInfo,
 } from './files.js';
+import { tempTag } from '../util/fsutil.js';
 import { evaluateProbs } from './metrics.js';
 import { loadPredictor, type Predictor } from './predictor.js';
 import { averageProbs, predictTta, unionOfViews, viewNames, viewsFor } from './tta.js';
@@ -125,7 +126,7 @@ function checkOut(out: string, members: readonly string[]): void {
 function writeWhole(out: string, write: (dir: string) => void): void {
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  const tag = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const tag = tempTag();
   const tmp = join(parent, `.${basename(out)}.tmp-${tag}`);
   const old = join(parent, `.${basename(out)}.old-${tag}`);
   try {

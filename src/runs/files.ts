@@ -64,6 +64,8 @@ export interface RunInfo {
   members?: EnsembleMember[];
   /** Ensembles only: whether each prediction is also averaged over the test-time views (src/runs/tta.ts). */
   tta?: boolean;
+  /** Each time `fmnist train --resume` continued the run: when, and from how many epochs and batches done. */
+  resumed?: { at: string; epoch: number; batch: number }[];
   /** Set when the weights were not trained by this folder's run: `fmnist import` or `fmnist convert` made it. */
   provenance?: Provenance;
 }

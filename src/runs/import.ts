@@ -12,7 +12,7 @@ import { loadEngine } from '../engines/index.js';
 import { getModel, type ModelSpec } from '../models/index.js';
 import { makeConfig, recipeOverrides } from './config.js';
 import { RECIPES } from './recipes.js';
-import { writeFileAtomic } from '../util/fsutil.js';
+import { writeFileAtomic, tempTag } from '../util/fsutil.js';
 import { writeModelPy, writeRunInfo, writeTestResults, type MetricsJson, type RunInfo } from './files.js';
 
 /** Bad input to `fmnist import`: one line that names the file or folder and what is wrong. */
@@ -107,7 +107,7 @@ async function resave(file: string, bytes: Uint8Array, spec: ModelSpec) {
 async function buildWhole(out: string, write: (dir: string) => Promise<void>): Promise<void> {
   const parent = dirname(out);
   const made = mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(out)}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const tmp = join(parent, `.${basename(out)}.tmp-${tempTag()}`);
   try {
     mkdirSync(tmp);
     await write(tmp);

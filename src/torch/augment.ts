@@ -3,6 +3,8 @@
 // per-image parameters (a shift, a flip, an erase rectangle: a handful of numbers per image) are drawn in JS,
 // from a seeded stream whose state is one integer. Test-time augmentation uses the same transform with fixed
 // parameters (viewBatch). Layer 3, over the Tensor API.
+import { RandomStream } from '../util/random.js';
+export { RandomStream };
 import * as torch from './index.js';
 
 export const AUGMENTATIONS = ['crop', 'flip', 'erase'] as const;
@@ -93,23 +95,6 @@ export function viewBatch(
   v.flip.fill(view.flip ? 1 : 0);
   applyViews(images, n, v, out);
   return out;
-}
-
-/** mulberry32 with its state exposed, so a checkpoint can store and restore the stream. */
-export class RandomStream {
-  constructor(public state: number) {
-    this.state = state >>> 0;
-  }
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** An integer in [lo, hi], both included. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
 }
 
 /** Random erasing's rectangle (Zhong et al.): area 2-40% of the image, aspect ratio in [0.3, 3.3]. */

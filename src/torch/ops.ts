@@ -89,6 +89,9 @@ export function noGrad<R>(fn: () => R): R {
 }
 
 export const manualSeed = (seed: number) => native.manualSeed(seed);
+/** The default generator's state (torch.get_rng_state()): bytes that setRngState puts back, for checkpoints. */
+export const getRngState = (): Uint8Array => new Uint8Array(native.getRngState());
+export const setRngState = (state: Uint8Array) => native.setRngState(state);
 export const setNumThreads = (n: number) => native.setNumThreads(n);
 export const getNumThreads = () => native.getNumThreads();
 export const libtorchVersion = native.libtorchVersion;

@@ -11,10 +11,11 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 
 /** fsync a folder, so that a rename in it is on disk too. */
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);
@@ -23,10 +24,17 @@ function fsyncDir(dir: string): void {
   }
 }
 
+let temps = 0;
+/**
+ * A name part that no other writer uses at the same time. Not Math.random: while Keras trains, Math.random is
+ * the run's seeded stream (dropout masks), and a write must not move it.
+ */
+export const tempTag = () => `${process.pid}-${Date.now()}-${++temps}-${randomBytes(4).toString('hex')}`;
+
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${process.pid}.${Date.now()}.tmp-${Math.random().toString(36).slice(2)}`);
+  const tmp = join(dir, `.tmp-${tempTag()}`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
     const fd = openSync(tmp, 'w');

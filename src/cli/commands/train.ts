@@ -2,12 +2,38 @@ import { Command, Option } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { CONFIG_FIELDS, defaultText, makeConfig, type ConfigKey, type TrainConfig } from '../../runs/config.js';
 import { prepareData } from '../../train/prepare.js';
-import { train, type TrainResult } from '../../train/loop.js';
+import { train, TrainingInterrupted, type TrainResult } from '../../train/loop.js';
+import { resumeRun, type Checkpoint } from '../../runs/checkpoint.js';
 
-export async function runTraining(cfg: TrainConfig, log: (s: string) => void = console.log): Promise<TrainResult> {
+export async function runTraining(
+  cfg: TrainConfig,
+  log: (s: string) => void = console.log,
+  resume?: Checkpoint,
+): Promise<TrainResult> {
   mkdirSync(cfg.out, { recursive: true });
   const data = await prepareData(cfg);
-  return train(cfg, data, log);
+  return train(cfg, data, log, { resume });
+}
+
+/**
+ * `fmnist train --resume DIR [flags]`: continues DIR from its last checkpoint; a run that is complete says so.
+ * Returns null when there was nothing to do.
+ */
+export async function resumeTraining(
+  dir: string,
+  given: Record<string, unknown>,
+  log: (s: string) => void = console.log,
+): Promise<TrainResult | null> {
+  const r = resumeRun(dir, given);
+  const s = r.checkpoint.state;
+  if (r.complete) {
+    log(
+      `${dir}: complete (${s.epoch} epoch${s.epoch === 1 ? '' : 's'}${s.stoppedEarly ? ', stopped early' : ''}); ` +
+        `nothing to do${s.stoppedEarly ? '' : '. To train on, give a larger --epochs'}`,
+    );
+    return null;
+  }
+  return runTraining(r.cfg, log, r.checkpoint);
 }
 
 /** A config key's flag: batchSize -> --batch-size. */
@@ -42,7 +68,26 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train one model and write its run folder (model, run.json, history.json, metrics.json)');
   for (const o of configOptions(Object.keys(CONFIG_FIELDS) as ConfigKey[])) cmd.addOption(o);
+  cmd.option(
+    '--resume <dir>',
+    'continue the run in <dir> from its last checkpoint (in place of --out); other flags may be left out, and ' +
+      'those given must match the run (--epochs, --threads, --checkpoint-every and --data-dir may change)',
+  );
+  cmd.addHelpText(
+    'after',
+    '\nA checkpoint (DIR/checkpoint/) is written after every epoch (--checkpoint-every), and when SIGINT or\n' +
+      'SIGTERM stops a run after its current batch; `fmnist train --resume DIR` continues it exactly.',
+  );
   cmd.action(async (o: Record<string, unknown>) => {
-    await runTraining(makeConfig(o));
+    const { resume, ...rest } = o;
+    try {
+      if (typeof resume !== 'string') await runTraining(makeConfig(rest));
+      else if (rest.out !== undefined) throw new Error('--resume DIR takes the place of --out: give one of them');
+      else await resumeTraining(resume, rest);
+    } catch (e) {
+      if (!(e instanceof TrainingInterrupted)) throw e;
+      process.stderr.write(`fmnist: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    }
   });
 }
