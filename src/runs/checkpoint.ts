@@ -149,7 +149,7 @@ export interface Resume {
  * What `fmnist train --resume DIR` continues: the checkpoint's config, with the keys the user gave checked
  * against it. Refuses a folder without a checkpoint and a config that differs beyond RESUMABLE_CHANGES.
  */
-export function resumeRun(dir: string, given: Record<string, unknown>): Resume {
+export function resumeRun(dir: string, given: object): Resume {
   if (!existsSync(join(dir, 'run.json'))) throw new Error(`--resume ${dir}: not a run folder (no run.json)`);
   const checkpoint = readCheckpoint(dir);
   if (!checkpoint)

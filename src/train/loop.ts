@@ -11,6 +11,7 @@ import { loadEngine, type EngineModel } from '../engines/index.js';
 import { getModel, type ModelSpec } from '../models/index.js';
 import { engineOptions, lrAt, recipeOverrides, type TrainConfig } from '../runs/config.js';
 import { RECIPES } from '../runs/recipes.js';
+import { lockRun } from '../runs/lock.js';
 import { removeCheckpoints, writeCheckpoint, type Checkpoint } from '../runs/checkpoint.js';
 import {
   METRICS_JSON,
@@ -73,14 +74,19 @@ export async function train(
 ): Promise<TrainResult> {
   const spec = getModel(cfg.model);
   const engine = await loadEngine(cfg.framework);
-  return engine.seeded(cfg.seed, async () => {
-    const model = await engine.build(spec, engineOptions(cfg));
-    try {
-      return await fit(model, spec, cfg, data, log, hooks);
-    } finally {
-      model.dispose();
-    }
-  });
+  const unlock = lockRun(cfg.out);
+  try {
+    return await engine.seeded(cfg.seed, async () => {
+      const model = await engine.build(spec, engineOptions(cfg));
+      try {
+        return await fit(model, spec, cfg, data, log, hooks);
+      } finally {
+        model.dispose();
+      }
+    });
+  } finally {
+    unlock();
+  }
 }
 
 /** SIGINT and SIGTERM, while training: the first asks the loop to stop after its batch, a second one kills. */

@@ -2,7 +2,7 @@
 // `fmnist report`: rebuild the report from the runs already there, without training.
 import { Command, Option } from 'commander';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadFashionMnist, type Split } from '../../data/index.js';
 import {
@@ -15,7 +15,9 @@ import {
 } from '../../runs/config.js';
 import { buildReport, isEnsemble, loadRun, loadRuns, runId, runLabel, type ReportOutput } from '../../report/index.js';
 import { FRAMEWORKS, MODELS } from '../../report/runs.js';
-import { flagName, runTraining } from './train.js';
+import { flagName, resumeTraining, runTraining } from './train.js';
+import { resumeRun } from '../../runs/checkpoint.js';
+import { runLockHolder } from '../../runs/lock.js';
 
 export interface CompareOptions {
   frameworks: Framework[];
@@ -38,7 +40,8 @@ export interface ReportImages {
 }
 
 export interface CompareDeps {
-  train: (cfg: TrainConfig, log: (s: string) => void) => Promise<unknown>;
+  /** Trains `cfg` into cfg.out; with `resume`, continues it from its checkpoint (fmnist train --resume). */
+  train: (cfg: TrainConfig, log: (s: string) => void, resume?: boolean) => Promise<unknown>;
   /** Test images for the prediction grids and training images for the sample grid; null when there is no data. */
   images: (dataDir: string | undefined) => Promise<ReportImages | null>;
   log: (s: string) => void;
@@ -85,11 +88,15 @@ export function trainArgs(cfg: TrainConfig): string[] {
  * high-water mark of every model trained before it in this process), and a crash ends only that run.
  * Falls back to training in this process when there is no script to start (e.g. an embedded REPL).
  */
-export function trainInChildProcess(cfg: TrainConfig, log: (s: string) => void): Promise<void> {
+export function trainInChildProcess(cfg: TrainConfig, log: (s: string) => void, resume = false): Promise<void> {
   const script = process.argv[1];
-  if (!script || !existsSync(script)) return runTraining(cfg, log).then(() => undefined);
+  if (!script || !existsSync(script))
+    return (resume ? resumeTraining(cfg.out, cfg, log) : runTraining(cfg, log)).then(() => undefined);
+  // --resume DIR takes --out's place; the other flags must match the checkpoint, which resumeRun checked
+  const args = trainArgs(cfg);
+  if (resume) args.splice(args.indexOf('--out'), 2, '--resume', cfg.out);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, script, ...trainArgs(cfg)], {
+    const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let errors = '';
@@ -125,11 +132,16 @@ const DEFAULT_DEPS: CompareDeps = {
 };
 
 /** A run folder whose history.json changed this recently is taken to be another process's training in progress. */
-const BUSY_SECONDS = 10 * 60;
-
-function secondsSinceUpdate(dir: string): number | null {
-  const p = join(dir, 'history.json');
-  return existsSync(p) ? (Date.now() - statSync(p).mtimeMs) / 1000 : null;
+/** How far an interrupted run in `dir` got, when its checkpoint can continue `cfg`; null when it cannot. */
+function resumable(dir: string, cfg: TrainConfig): string | null {
+  if (!existsSync(join(dir, 'run.json'))) return null;
+  try {
+    const r = resumeRun(dir, cfg);
+    const s = r.checkpoint.state;
+    return `${s.epoch} epoch${s.epoch === 1 ? '' : 's'} done${s.batch ? ` and ${s.batch} batches` : ''}`;
+  } catch {
+    return null; // no checkpoint, or one for another config: train afresh
+  }
 }
 
 /** "not available yet": a framework whose implementation has not landed. Anything else is a real failure. */
@@ -192,17 +204,19 @@ export async function runCompare(opts: CompareOptions, deps: Partial<CompareDeps
         reused.push(id);
         continue;
       }
-      const busy = !existing && !opts.retrain ? secondsSinceUpdate(dir) : null;
-      if (busy != null && busy < BUSY_SECONDS) {
-        const reason = `${dir} looks like it is training right now (history.json written ${Math.round(busy)} s ago)`;
+      const busy = !existing && !opts.retrain ? runLockHolder(dir) : null;
+      if (busy != null) {
+        const reason = `${dir} is being trained right now (by process ${busy})`;
         log(`${label}: skipped: ${reason}; run \`fmnist report --out ${opts.out}\` when it is done, or pass --retrain`);
         skipped.push({ id, reason, unavailable: true });
         notes.push(`${label} is missing: ${reason}.`);
         continue;
       }
-      log(`${label}: training into ${dir} (up to ${cfg.epochs} epochs)`);
+      const resume = opts.retrain ? null : resumable(dir, cfg);
+      if (resume) log(`${label}: resuming ${dir} from its checkpoint (${resume})`);
+      else log(`${label}: training into ${dir} (up to ${cfg.epochs} epochs)`);
       try {
-        await train(cfg, (s) => log(`  ${s}`));
+        await train(cfg, (s) => log(`  ${s}`), resume !== null);
         trained.push(id);
       } catch (e) {
         const reason = (e as Error).message;

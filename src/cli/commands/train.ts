@@ -21,7 +21,7 @@ export async function runTraining(
  */
 export async function resumeTraining(
   dir: string,
-  given: Record<string, unknown>,
+  given: object,
   log: (s: string) => void = console.log,
 ): Promise<TrainResult | null> {
   const r = resumeRun(dir, given);
