@@ -36,7 +36,10 @@ export function buildProgram(): Command {
     .description('Train, compare, explain and serve Fashion-MNIST classifiers: Keras (tfjs) and PyTorch (libtorch).')
     .option('-V, --version', 'print the fmnist, libtorch and tfjs versions')
     .option('--verbose', 'print stack traces on errors')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // before the commands are added, so that they inherit it: a bad option value in a subcommand then throws a
+    // CommanderError (and main sets the exit code) instead of calling process.exit
+    .exitOverride();
   registerData(program);
   registerTrain(program);
   registerEvaluate(program);
@@ -53,7 +56,6 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     if (argv[2] === '--version' || argv[2] === '-V') return void console.log(await versions());
     await program.parseAsync(argv);
