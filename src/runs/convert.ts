@@ -29,6 +29,7 @@ import {
   isEnsemble,
   readRun,
   testMetrics,
+  writeChecksums,
   writeMetrics,
   writeModelPy,
   writeRunInfo,
@@ -265,6 +266,7 @@ export async function convertRun(
     };
     writeTestProbs(tmp, probs);
     writeMetrics(tmp, metrics);
+    writeChecksums(tmp);
 
     if (existsSync(target)) rmdirSync(target); // an empty folder (checkOut): rmdir fails if that changed
     renameSync(tmp, target);

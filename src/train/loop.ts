@@ -11,6 +11,7 @@ import { engineOptions, lrAt, recipeOverrides, type TrainConfig } from '../runs/
 import { RECIPES } from '../runs/recipes.js';
 import {
   rssMB,
+  writeChecksums,
   writeHistory,
   writeModelPy,
   writeRunInfo,
@@ -151,6 +152,7 @@ async function fit(
   await model.save(cfg.out);
   const probs = await model.predictProbs(data.test.images, data.test.count);
   const metrics = writeTestResults(cfg.out, info, history, bestEpoch, probs, data.test.labels, CLASS_NAMES);
+  writeChecksums(cfg.out); // last: SHA256SUMS covers the finished folder
   log(
     `test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`,
   );
