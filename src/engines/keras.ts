@@ -6,7 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { useTorchBackend } from '../tfjs-backend/index.js';
 import { getNumThreads, libtorchVersion, setNumThreads } from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
-import { fileHandler, MODEL_JSON } from './keras-io.js';
+import { fileHandler, loadLayersFromDir, MODEL_JSON } from './keras-io.js';
 import { makeKerasOptimizer } from './keras-optimizers.js';
 import { withSeededMathRandom } from './keras-seed.js';
 import { emaDecayAt, type Engine, type EngineModel, type EngineOptions, type StepResult } from './types.js';
@@ -191,6 +191,6 @@ export const kerasEngine: Engine = {
 
   async load(dir: string) {
     await useTorchBackend();
-    return new KerasModel(await tfl.loadLayersModel(fileHandler(dir)), null);
+    return new KerasModel(await loadLayersFromDir(tfl, dir), null);
   },
 };

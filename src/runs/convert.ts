@@ -124,7 +124,8 @@ export async function loadAsTorch(dir: string): Promise<{ info: RunInfo; spec: M
     }
   } else {
     const keras = await loadKerasModel(dir).catch((e: Error) => {
-      throw new ConvertError(`${join(dir, info.modelFile)}: ${e.message}`);
+      // loadKerasModel's errors name their file already
+      throw new ConvertError(e.message.startsWith(dir) ? e.message : `${join(dir, info.modelFile)}: ${e.message}`);
     });
     try {
       sd = kerasToTorch(spec, keras);
