@@ -105,8 +105,7 @@ function check(dir: string, sums: Map<string, string>, skip: ReadonlySet<string>
       throw new Error(`${file}: missing (listed in SHA256SUMS)`);
     }
     if (!lstatSync(file).isFile()) throw new Error(`${file}: not a regular file (SHA256SUMS lists it as one)`);
-    if (sha256(readFileSync(file)) !== hex)
-      throw new Error(`${file}: damaged (its SHA-256 does not match SHA256SUMS)`);
+    if (sha256(readFileSync(file)) !== hex) throw new Error(`${file}: damaged (its SHA-256 does not match SHA256SUMS)`);
   }
 }
 
