@@ -104,7 +104,7 @@ export function fileHandler(dir: string): io.IOHandler {
       try {
         json = JSON.parse(readFileSync(path, 'utf8'));
       } catch (e) {
-        throw new Error(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+        throw new Error(`${path}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`, { cause: e });
       }
       if (!json.modelTopology || !Array.isArray(json.weightsManifest))
         throw new Error(`${path}: not a tfjs Layers model (no modelTopology or weightsManifest)`);
