@@ -294,8 +294,16 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
     const cases: [string, () => string[], RegExp][] = [
       ['a missing folder', () => [keras, join(tmp, 'nope')], /nope: run folder not found$/],
       ['a folder without run.json', () => [keras, occupied], /occupied\/run\.json: run\.json .*not found$/],
-      ['a PyTorch folder without weights', () => [keras, noWeights], /no-weights\/model\.pt: missing \(listed in SHA256SUMS\)$/],
-      ['a Keras folder without weights', () => [noKerasWeights, torch], /no-keras-weights\/weights\.bin: missing \(listed in SHA256SUMS\)$/],
+      [
+        'a PyTorch folder without weights',
+        () => [keras, noWeights],
+        /no-weights\/model\.pt: missing \(listed in SHA256SUMS\)$/,
+      ],
+      [
+        'a Keras folder without weights',
+        () => [noKerasWeights, torch],
+        /no-keras-weights\/weights\.bin: missing \(listed in SHA256SUMS\)$/,
+      ],
       ['one member', () => [keras], /an ensemble needs at least 2 run folders, got 1/],
       ['the same member twice', () => [keras, `${keras}/`], /is listed twice/],
       ['--out equal to a member', () => [keras, torch, '--out', torch], /--out .*pytorch-dense is one of the members/],
