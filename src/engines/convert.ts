@@ -16,7 +16,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as torch from '../torch/index.js';
 import { useTorchBackend } from '../tfjs-backend/index.js';
 import type { ModelSpec } from '../models/index.js';
-import { fileHandler } from './keras-io.js';
+import { loadLayersFromDir } from './keras-io.js';
 
 type Kind = 'conv' | 'depthwise' | 'dense' | 'batchnorm';
 
@@ -465,5 +465,5 @@ export async function torchToKeras(spec: ModelSpec, stateDict: Map<string, torch
 /** A Keras run folder's model (model.json + weights.bin), on fmnist's tfjs backend. */
 export async function loadKerasModel(dir: string): Promise<tfl.LayersModel> {
   await useTorchBackend();
-  return tfl.loadLayersModel(fileHandler(dir));
+  return loadLayersFromDir(tfl, dir);
 }

@@ -2,7 +2,7 @@
 // this is one: model.json plus one weights file, in the standard format that stock tfjs loads
 // with tf.loadLayersModel (in Node from these files, in a browser from a URL).
 import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../util/fsutil.js';
 
@@ -19,6 +19,48 @@ function joinWeights(data: io.WeightData | undefined): Uint8Array {
     o += p.byteLength;
   }
   return out;
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * A truncated or padded weights file, said as such: tfjs would decode it anyway (into a shape error naming no file,
+ * or a tensor read past the end). Specs it cannot size (quantized, string) are left to tfjs.
+ */
+function checkWeightBytes(
+  path: string,
+  manifest: { paths: string[] }[],
+  specs: io.WeightsManifestEntry[],
+  actual: number,
+): void {
+  let expected = 0;
+  for (const s of specs) {
+    const size = DTYPE_BYTES[s.dtype];
+    if (!size || s.quantization || !Array.isArray(s.shape)) return;
+    expected += s.shape.reduce((a, b) => a * b, 1) * size;
+  }
+  if (actual === expected) return;
+  const paths = manifest.flatMap((g) => g.paths);
+  const what = paths.length === 1 ? join(dirname(path), paths[0]) : `the weights files of ${path}`;
+  throw new Error(
+    `${what}: ${actual.toLocaleString('en-US')} bytes, but the weightsManifest of ${path} describes ` +
+      `${expected.toLocaleString('en-US')} (one of them is damaged, or they are not from the same model)`,
+  );
+}
+
+/**
+ * tfl.loadLayersModel on a run folder, with tfjs's own errors (a shape mismatch, an unknown layer) prefixed by the
+ * model.json they come from.
+ */
+export async function loadLayersFromDir(tfl: typeof import('@tensorflow/tfjs-layers'), dir: string) {
+  const path = join(dir, MODEL_JSON);
+  try {
+    return await tfl.loadLayersModel(fileHandler(dir));
+  } catch (e) {
+    const message = (e as Error).message;
+    if (message.startsWith(dir)) throw e;
+    throw new Error(`${path}: ${message}`, { cause: e });
+  }
 }
 
 export function fileHandler(dir: string): io.IOHandler {
@@ -62,7 +104,7 @@ export function fileHandler(dir: string): io.IOHandler {
       try {
         json = JSON.parse(readFileSync(path, 'utf8'));
       } catch (e) {
-        throw new Error(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+        throw new Error(`${path}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`, { cause: e });
       }
       if (!json.modelTopology || !Array.isArray(json.weightsManifest))
         throw new Error(`${path}: not a tfjs Layers model (no modelTopology or weightsManifest)`);
@@ -79,6 +121,7 @@ export function fileHandler(dir: string): io.IOHandler {
       const weights = joinWeights(
         buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer),
       );
+      checkWeightBytes(path, json.weightsManifest, specs, weights.byteLength);
       return {
         modelTopology: json.modelTopology,
         weightSpecs: specs,

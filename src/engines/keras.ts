@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { useTorchBackend } from '../tfjs-backend/index.js';
 import { getNumThreads, libtorchVersion, setNumThreads } from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
-import { fileHandler, MODEL_JSON } from './keras-io.js';
+import { fileHandler, loadLayersFromDir, MODEL_JSON } from './keras-io.js';
 import { makeKerasOptimizer } from './keras-optimizers.js';
 import { seededRandomState, setSeededRandomState, withSeededMathRandom } from './keras-seed.js';
 import { readTensors, writeTensors } from './keras-state.js';
@@ -253,6 +253,6 @@ export const kerasEngine: Engine = {
 
   async load(dir: string) {
     await useTorchBackend();
-    return new KerasModel(await tfl.loadLayersModel(fileHandler(dir)), null);
+    return new KerasModel(await loadLayersFromDir(tfl, dir), null);
   },
 };

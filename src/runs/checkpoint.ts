@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir, readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsutil.js';
-import { verifyChecksums, writeChecksums } from './checksums.js';
+import { readChecksums, SHA256SUMS, verifyChecksums, writeChecksums } from './checksums.js';
 import { makeConfig, type TrainConfig } from './config.js';
 import type { EpochRecord } from './files.js';
 
@@ -120,7 +120,8 @@ export function readCheckpoint(out: string): Checkpoint | null {
   if (!name) return null;
   const dir = join(root, name);
   if (!existsSync(dir)) throw new Error(`${join(root, LATEST)}: names ${name}, which is not there`);
-  verifyChecksums(dir, { required: true });
+  if (!readChecksums(dir)) throw new Error(`${join(dir, SHA256SUMS)}: missing (the checkpoint is damaged)`);
+  verifyChecksums(dir);
   const state = readJson<LoopState>(join(dir, STATE_JSON), 'checkpoint state');
   if (state.version !== VERSION || !state.config || !Array.isArray(state.history))
     throw new Error(`${join(dir, STATE_JSON)}: not a checkpoint state of this fmnist (version ${state.version})`);

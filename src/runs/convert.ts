@@ -29,6 +29,7 @@ import {
   isEnsemble,
   readRun,
   testMetrics,
+  writeChecksums,
   writeMetrics,
   writeModelPy,
   writeRunInfo,
@@ -123,7 +124,8 @@ export async function loadAsTorch(dir: string): Promise<{ info: RunInfo; spec: M
     }
   } else {
     const keras = await loadKerasModel(dir).catch((e: Error) => {
-      throw new ConvertError(`${join(dir, info.modelFile)}: ${e.message}`);
+      // loadKerasModel's errors name their file already
+      throw new ConvertError(e.message.startsWith(dir) ? e.message : `${join(dir, info.modelFile)}: ${e.message}`);
     });
     try {
       sd = kerasToTorch(spec, keras);
@@ -265,6 +267,7 @@ export async function convertRun(
     };
     writeTestProbs(tmp, probs);
     writeMetrics(tmp, metrics);
+    writeChecksums(tmp);
 
     if (existsSync(target)) rmdirSync(target); // an empty folder (checkOut): rmdir fails if that changed
     renameSync(tmp, target);

@@ -13,6 +13,7 @@ import {
   readRun,
   readTestProbs,
   testMetrics,
+  writeChecksums,
   writeMetrics,
   writeRunInfo,
   writeTestProbs,
@@ -239,6 +240,7 @@ export async function buildEnsemble(o: EnsembleOptions): Promise<EnsembleResult>
       writeTestProbs(dir, probs);
       writeMetrics(dir, metrics);
       writeRunInfo(dir, info);
+      writeChecksums(dir);
     });
     return { dir: out, info, metrics, memberAccuracy: members.map((m) => m.metrics.testAccuracy) };
   } finally {

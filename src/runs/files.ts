@@ -7,9 +7,12 @@
 // An ensemble folder (`fmnist ensemble`) has run.json (framework "ensemble", its members), metrics.json and
 // test-probs.bin, and no model file: it predicts through its members' folders.
 //   model.py      beside every model.pt: the architecture in plain torch.nn, `build(**kwargs) -> nn.Module`
+//   SHA256SUMS    the SHA-256 of every other file, for `sha256sum -c`; written last, checked by readRun
+//                 (src/runs/checksums.ts)
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic, readJson } from '../util/fsutil.js';
+import { SHA256SUMS, verifyChecksums } from './checksums.js';
 import type { TrainConfig, Framework, Arch } from './config.js';
 import type { Recipe } from './recipes.js';
 import type { TtaView } from './tta.js';
@@ -127,7 +130,14 @@ export function writeModelPy(dir: string, spec: ModelSpec): void {
   writeFileAtomic(join(dir, MODEL_PY), pythonSource(spec));
 }
 
+export { writeChecksums, refreshChecksums } from './checksums.js';
+
+/**
+ * run.json is the first file a (re)training writes: the folder's old SHA256SUMS no longer holds, so it goes first
+ * (the folder reads as unchecked until the writer's writeChecksums, instead of as damaged).
+ */
 export function writeRunInfo(dir: string, info: RunInfo): void {
+  rmSync(join(dir, SHA256SUMS), { force: true });
   writeJsonAtomic(join(dir, 'run.json'), info);
 }
 
@@ -205,13 +215,32 @@ export function writeTestResults(
   return metrics;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A run folder's JSON files, after checking its SHA256SUMS (every loader comes through here: evaluate, predict,
+ * serve, report, ensemble, convert, export). Throws one line naming the file for a damaged or malformed one.
+ */
 export function readRun(dir: string): { info: RunInfo; history: EpochRecord[]; metrics: MetricsJson | null } {
   if (!existsSync(dir)) throw new Error(`${dir}: run folder not found`);
-  const info = readJson<RunInfo>(join(dir, 'run.json'), 'run.json (is this a run folder from `fmnist train`?)');
-  const history = existsSync(join(dir, 'history.json'))
-    ? readJson<{ epochs: EpochRecord[] }>(join(dir, 'history.json')).epochs
-    : [];
-  const metrics = existsSync(join(dir, METRICS_JSON)) ? readJson<MetricsJson>(join(dir, METRICS_JSON)) : null;
+  const runJson = join(dir, 'run.json');
+  // a folder that is no run folder at all says so below, rather than that it has no SHA256SUMS
+  if (existsSync(runJson) || existsSync(join(dir, SHA256SUMS))) verifyChecksums(dir);
+  const info = readJson<RunInfo>(runJson, 'run.json (is this a run folder from `fmnist train`?)');
+  if (!isObject(info) || typeof info.framework !== 'string' || typeof info.model !== 'string')
+    throw new Error(`${runJson}: not an fmnist run.json (no "framework" and "model")`);
+  const historyJson = join(dir, 'history.json');
+  let history: EpochRecord[] = [];
+  if (existsSync(historyJson)) {
+    const h = readJson<{ epochs: EpochRecord[] }>(historyJson);
+    if (!isObject(h) || !Array.isArray(h.epochs) || !h.epochs.every(isObject))
+      throw new Error(`${historyJson}: not an fmnist history.json (no "epochs" list)`);
+    history = h.epochs;
+  }
+  const metricsJson = join(dir, METRICS_JSON);
+  const metrics = existsSync(metricsJson) ? readJson<MetricsJson>(metricsJson) : null;
+  if (metrics !== null && (!isObject(metrics) || typeof metrics.testAccuracy !== 'number'))
+    throw new Error(`${metricsJson}: not an fmnist metrics.json (no "testAccuracy" number)`);
   return { info, history, metrics };
 }
 

@@ -13,7 +13,14 @@ import { getModel, type ModelSpec } from '../models/index.js';
 import { makeConfig, recipeOverrides } from './config.js';
 import { RECIPES } from './recipes.js';
 import { writeFileAtomic, tempTag } from '../util/fsutil.js';
-import { writeModelPy, writeRunInfo, writeTestResults, type MetricsJson, type RunInfo } from './files.js';
+import {
+  writeChecksums,
+  writeModelPy,
+  writeRunInfo,
+  writeTestResults,
+  type MetricsJson,
+  type RunInfo,
+} from './files.js';
 
 /** Bad input to `fmnist import`: one line that names the file or folder and what is wrong. */
 export class ImportError extends Error {}
@@ -177,6 +184,7 @@ export async function importStateDict(o: ImportOptions): Promise<ImportResult> {
       const probs = await model.predictProbs(fm.test.images.subarray(0, n * 784), n);
       writeRunInfo(dir, info);
       const metrics = writeTestResults(dir, info, [], 0, probs, fm.test.labels.subarray(0, n), CLASS_NAMES);
+      writeChecksums(dir);
       result = { info, metrics };
     } finally {
       model.dispose();

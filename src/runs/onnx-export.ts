@@ -6,12 +6,12 @@
 //   probs   float32 [N, 10]         class probabilities, as fmnist's predictors return them
 // Inference form: Dropout is gone and a BatchNorm right after a Conv or Linear is folded into its weights.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import proto from 'onnx-proto';
 import type * as TorchApi from '../torch/index.js';
 import { CLASS_NAMES } from '../data/index.js';
 import { writeFileAtomic } from '../util/fsutil.js';
-import { isEnsemble, readRun } from './files.js';
+import { isEnsemble, readRun, refreshChecksums } from './files.js';
 
 const { onnx } = proto;
 
@@ -218,6 +218,10 @@ export async function exportOnnx(dir: string, opts: ExportOptions = {}): Promise
   }
   const file = opts.out ?? join(dir, ONNX_FILE);
   writeFileAtomic(file, bytes);
+  // a file written into the run folder joins its SHA256SUMS (one written elsewhere is the user's)
+  const rel = relative(resolve(dir), resolve(file));
+  if (rel && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))
+    refreshChecksums(dir, rel.split(sep).join('/'));
   return { file, bytes: bytes.length, opset };
 }
 

@@ -51,6 +51,8 @@ async function withViews(p: Predictor): Promise<Predictor> {
 }
 
 async function loadRun(dir: string, info: RunInfo, metrics: MetricsJson | null): Promise<Predictor> {
+  if (typeof info.modelFile !== 'string' || !info.modelFile)
+    throw new Error(`${join(dir, 'run.json')}: no "modelFile" (the weights file's name)`);
   const file = join(dir, info.modelFile);
   if (!existsSync(file)) throw new Error(`${file}: model file not found (did training finish?)`);
   if (!(FRAMEWORKS as readonly string[]).includes(info.framework))

@@ -11,6 +11,7 @@
 //
 // Every request is checked with zod schemas; bad ones get a 4xx with {"error", "message"}.
 // Predictions go through one micro-batcher per model, off the request parser's path.
+import type { IncomingMessage } from 'node:http';
 import { basename } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
@@ -57,6 +58,11 @@ export interface ServeOptions {
   maxPixels?: number;
   /** Most images in one batch request (default and upper bound 256). */
   maxBatch?: number;
+  /**
+   * Most bytes of a too-large body read (and dropped) before its 413, so that the client reads the answer rather
+   * than a reset connection (default 64 MiB); past that the connection is closed on it.
+   */
+  maxDrainBytes?: number;
   /** Time limit for each request, from its first byte to the answer, in ms (default 10,000). */
   timeoutMs?: number;
   /** How long the first request of a micro-batch waits for others that are on their way, in ms (default 1). */
@@ -102,6 +108,7 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
   const maxPixels = opts.maxPixels ?? MAX_PIXELS;
   const maxBatch = Math.min(opts.maxBatch ?? MAX_BATCH, MAX_BATCH);
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const maxDrainBytes = opts.maxDrainBytes ?? 64 * 2 ** 20;
   const limits: InputLimits = { maxPixels, maxImageBytes: maxBodyBytes, maxBodyBytes };
 
   let expecting = 0;
@@ -222,13 +229,16 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
     disposeModels(models);
   });
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const { status, body } = toErrorReply(err, req.headers['content-type']);
     if (status >= 500) req.log.error({ err }, 'request failed');
     // After 408/413 the rest of the body may still be on its way: do not keep the connection.
     if (status === 408 || status === 413) reply.header('connection', 'close');
-    if (reply.sent) return;
-    reply.code(status).send(body);
+    // Closing on a client that is still sending resets the connection, and it sees a broken pipe instead of the
+    // 413: read the rest first (a slow client is cut off by the request timer, a huge one by the bound).
+    if (status === 413) await drainBody(req.raw, maxDrainBytes);
+    if (reply.sent) return reply;
+    return reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
@@ -395,6 +405,30 @@ export async function buildServer(opts: ServeOptions): Promise<FastifyInstance> 
 }
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** Reads and drops what is left of a request body, up to `limit` more bytes; resolves at its end or the limit. */
+function drainBody(req: IncomingMessage, limit: number): Promise<void> {
+  if (req.complete || req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('error', done);
+      req.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) done();
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.once('close', done);
+    req.resume();
+  });
+}
 
 /** An ensemble's card: what it averages, and each member as a run's card names it (its folder by name only). */
 function describeEnsemble(info: ServedModel['info']) {

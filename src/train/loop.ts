@@ -12,12 +12,14 @@ import { getModel, type ModelSpec } from '../models/index.js';
 import { engineOptions, lrAt, recipeOverrides, type TrainConfig } from '../runs/config.js';
 import { RECIPES } from '../runs/recipes.js';
 import { lockRun } from '../runs/lock.js';
+import { SHA256SUMS } from '../runs/checksums.js';
 import { removeCheckpoints, writeCheckpoint, type Checkpoint } from '../runs/checkpoint.js';
 import {
   METRICS_JSON,
   readRun,
   rssMB,
   TEST_PROBS,
+  writeChecksums,
   writeHistory,
   writeModelPy,
   writeRunInfo,
@@ -131,6 +133,8 @@ async function fit(
     // results of an earlier finish are stale once training goes on
     for (const f of [METRICS_JSON, TEST_PROBS]) rmSync(join(cfg.out, f), { force: true });
   } else removeCheckpoints(cfg.out);
+  // the folder is unfinished until training writes SHA256SUMS again at the end
+  rmSync(join(cfg.out, SHA256SUMS), { force: true });
   writeRunInfo(cfg.out, info);
   if (model.modelFile.endsWith('.pt')) writeModelPy(cfg.out, spec);
   const engineLine = Object.entries(model.engine)
@@ -271,6 +275,7 @@ async function fit(
   await model.save(cfg.out);
   const probs = await model.predictProbs(data.test.images, data.test.count);
   const metrics = writeTestResults(cfg.out, info, history, bestEpoch, probs, data.test.labels, CLASS_NAMES);
+  writeChecksums(cfg.out); // last: SHA256SUMS covers the finished folder
   log(
     `test accuracy ${metrics.testAccuracy.toFixed(4)}, test loss ${metrics.testLoss.toFixed(4)} (best epoch ${bestEpoch}); wrote ${cfg.out}`,
   );

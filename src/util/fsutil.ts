@@ -61,6 +61,7 @@ export function readJson<T>(path: string, what = 'file'): T {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+    // V8 quotes the text around the error, newlines and all: the message stays one line
+    throw new Error(`${path}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`, { cause: e });
   }
 }

@@ -15,7 +15,7 @@ import * as torch from '../../src/torch/index.js';
 import { MODELS, type ModelSpec } from '../../src/models/index.js';
 import { makeConfig } from '../../src/runs/config.js';
 import { runTraining } from '../../src/cli/commands/train.js';
-import { readRun, readTestProbs, type RunInfo } from '../../src/runs/files.js';
+import { readRun, readTestProbs, writeChecksums, type RunInfo } from '../../src/runs/files.js';
 import { loadPredictor } from '../../src/runs/predictor.js';
 import { convertRun, loadAsTorch } from '../../src/runs/convert.js';
 import { loadKerasModel } from '../../src/engines/convert.js';
@@ -237,6 +237,7 @@ describe('fmnist convert, every architecture', { skip: hasData ? false : `no dat
       edit(info);
       writeFileSync(join(dir, 'run.json'), JSON.stringify(info));
       if (drop) rmSync(join(dir, drop));
+      writeChecksums(dir); // a folder written so, not one damaged since (test/runs/corrupt.test.ts)
       return dir;
     };
     const refuses = async (args: string[], message: RegExp) => {

@@ -13,11 +13,13 @@ import { loadPredictor } from '../../src/runs/predictor.js';
 import {
   readRun,
   readTestProbs,
+  writeChecksums,
   writeRunInfo,
   writeTestResults,
   type MetricsJson,
   type RunInfo,
 } from '../../src/runs/files.js';
+import { SHA256SUMS } from '../../src/runs/checksums.js';
 import { TTA_VIEWS, predictTta, viewsFor } from '../../src/runs/tta.js';
 import { preprocessImage, toModelInput } from '../../src/imaging/preprocess.js';
 import { buildServer } from '../../src/serve/server.js';
@@ -83,7 +85,7 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
   });
 
   test('the folder: run.json names the members, and nothing else is there', () => {
-    assert.deepEqual(readdirSync(ens).sort(), ['metrics.json', 'run.json', 'test-probs.bin']);
+    assert.deepEqual(readdirSync(ens).sort(), [SHA256SUMS, 'metrics.json', 'run.json', 'test-probs.bin']);
     const info = readJson<RunInfo>(join(ens, 'run.json'));
     const k = readJson<RunInfo>(join(keras, 'run.json'));
     const t = readJson<RunInfo>(join(torch, 'run.json'));
@@ -256,7 +258,7 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
       readJson<RunInfo>(join(out, 'run.json')).members?.map((m) => m.dir),
       [torch, keras],
     );
-    assert.deepEqual(readdirSync(out).sort(), ['metrics.json', 'run.json', 'test-probs.bin']);
+    assert.deepEqual(readdirSync(out).sort(), [SHA256SUMS, 'metrics.json', 'run.json', 'test-probs.bin']);
     assert.deepEqual(
       readdirSync(tmp).filter((n) => n.startsWith('.')),
       [],
@@ -283,6 +285,7 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
       writeRunInfo(otherData, info);
       const probs = readTestProbs(torch)!.slice(0, 300 * 10);
       writeTestResults(otherData, info, readRun(torch).history, 1, probs, labels.slice(0, 300), CLASS_NAMES);
+      writeChecksums(otherData); // as training would
       occupied = join(tmp, 'occupied');
       mkdirSync(occupied);
       writeFileSync(join(occupied, 'notes.txt'), 'mine\n');
@@ -291,8 +294,16 @@ describe('fmnist ensemble (a Keras and a PyTorch dense run, 500 test images)', {
     const cases: [string, () => string[], RegExp][] = [
       ['a missing folder', () => [keras, join(tmp, 'nope')], /nope: run folder not found$/],
       ['a folder without run.json', () => [keras, occupied], /occupied\/run\.json: run\.json .*not found$/],
-      ['a PyTorch folder without weights', () => [keras, noWeights], /no-weights\/model\.pt: model file not found/],
-      ['a Keras folder without weights', () => [noKerasWeights, torch], /no-keras-weights\/weights\.bin: .*not found$/],
+      [
+        'a PyTorch folder without weights',
+        () => [keras, noWeights],
+        /no-weights\/model\.pt: missing \(listed in SHA256SUMS\)$/,
+      ],
+      [
+        'a Keras folder without weights',
+        () => [noKerasWeights, torch],
+        /no-keras-weights\/weights\.bin: missing \(listed in SHA256SUMS\)$/,
+      ],
       ['one member', () => [keras], /an ensemble needs at least 2 run folders, got 1/],
       ['the same member twice', () => [keras, `${keras}/`], /is listed twice/],
       ['--out equal to a member', () => [keras, torch, '--out', torch], /--out .*pytorch-dense is one of the members/],

@@ -97,7 +97,14 @@ describe('fmnist import (a dense net saved by Python, 200 test images)', { skip 
       r.stdout,
       /^read .*m\.pt \(zip format, an OrderedDict of 109,386 parameters\) as pytorch dense: test accuracy \d+\.\d\d%, loss \d\.\d{4} on 200 test images; wrote /,
     );
-    assert.deepEqual(readdirSync(out).sort(), ['metrics.json', 'model.pt', 'model.py', 'run.json', 'test-probs.bin']);
+    assert.deepEqual(readdirSync(out).sort(), [
+      'SHA256SUMS',
+      'metrics.json',
+      'model.pt',
+      'model.py',
+      'run.json',
+      'test-probs.bin',
+    ]);
     const { info, metrics } = readRun(out);
     assert.equal(info.framework, 'pytorch');
     assert.equal(info.model, 'dense');

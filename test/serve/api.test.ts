@@ -761,7 +761,7 @@ test('a model that cannot be loaded stops startup with a clear error', async () 
   rmSync(join(broken, 'model.pt'));
   await assert.rejects(
     buildServer({ models: [torchDir, broken] }),
-    /cannot load model '.*broken': .*model file not found/,
+    /cannot load model '.*broken': .*model\.pt: missing \(listed in SHA256SUMS\)/,
   );
   // A loader failure (as Keras runs give until the Keras side lands) names the folder and the cause.
   await assert.rejects(

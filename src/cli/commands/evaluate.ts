@@ -7,6 +7,7 @@ import {
   METRICS_TTA_JSON,
   isEnsemble,
   readRun,
+  refreshChecksums,
   testFields,
   testMetrics,
   writeMetrics,
@@ -167,6 +168,7 @@ export function registerEvaluate(program: Command): void {
           run.metrics ??
           testMetrics(run.info, run.history, run.history.at(-1)?.epoch ?? 0, ttaProbs, labels, CLASS_NAMES);
         writeMetrics(dir, { ...base, ...testFields(tta), tta: ttaInfo }, METRICS_TTA_JSON);
+        refreshChecksums(dir, METRICS_TTA_JSON);
         if (o.json)
           console.log(
             JSON.stringify(
