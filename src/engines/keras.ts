@@ -172,7 +172,13 @@ class KerasModel implements EngineModel {
     const mathRandom = seededRandomState(); // before anything else could draw from it
     await this.save(dir); // a checkpoint's model loads like a run's
     const names = this.model.trainableWeights.map((w) => w.name);
-    await writeTensors(dir, 'optimizer', await this.optimizer.getWeights(), { variables: names });
+    const slots = await this.optimizer.getWeights();
+    try {
+      await writeTensors(dir, 'optimizer', slots, { variables: names });
+    } finally {
+      // getWeights makes a new scalar for the step count on every call; the rest are the optimizer's own variables
+      slots.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+    }
     if (this.best) await writeTensors(dir, 'best', this.best.map((tensor, i) => ({ name: `w${i}`, tensor })));
     if (this.average)
       await writeTensors(
