@@ -157,10 +157,14 @@ function options(argv: string[]): Options | null {
 
 type TfCount = (() => number) | null;
 
-/** tf.memory().numTensors, for a phase that uses tfjs: the engine's own tfjs-core (one copy in node_modules). */
+/**
+ * tf.memory().numTensors, for a phase that uses tfjs: the engine's own tfjs-core (one copy in node_modules), on the
+ * backend the Keras engine sets (tfjs has no count before a backend is set, and the first sample comes first).
+ */
 async function tfCounter(uses: boolean): Promise<TfCount> {
   if (!uses) return null;
   const tf = await import('@tensorflow/tfjs-core');
+  await (await import('../src/tfjs-backend/index.js')).useTorchBackend();
   return () => tf.memory().numTensors;
 }
 
