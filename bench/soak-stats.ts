@@ -46,7 +46,8 @@ export function leastSquares(xs: readonly number[], ys: readonly number[]): Fit 
   return { slope, intercept: my - slope * mx };
 }
 
-export type Verdict = 'flat' | 'GROWING' | 'too few samples';
+/** 'falling' (a slope below -bound: memory handed back, as malloc_trim does after a peak) is no leak. */
+export type Verdict = 'flat' | 'GROWING' | 'falling' | 'too few samples';
 
 export interface SeriesStats {
   first: number;
@@ -110,12 +111,10 @@ export function seriesStats(
     : null;
   const perMinute = fit?.slope ?? null;
   const limit = kind === 'rss' ? bounds.rssMBPerMinute : bounds.tensorsPerMinute;
+  // RSS: strictly below the bound (a bound of 1 MB/min); tensors: at most the bound (a bound of 0: not one more)
+  const within = (x: number) => (kind === 'rss' ? Math.abs(x) < limit : Math.abs(x) <= limit);
   const verdict: Verdict =
-    perMinute === null
-      ? 'too few samples'
-      : (kind === 'rss' ? Math.abs(perMinute) < limit : Math.abs(perMinute) <= limit)
-        ? 'flat'
-        : 'GROWING';
+    perMinute === null ? 'too few samples' : within(perMinute) ? 'flat' : perMinute > 0 ? 'GROWING' : 'falling';
   const all_ = all.map(value);
   return {
     first: all_[0],

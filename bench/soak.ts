@@ -61,7 +61,7 @@ Flags:
 
 The slopes are fitted to the samples after the warm-up: training, those after epoch 1 up to the last training step
 (the final test-set pass is left out); serving, those after the first 10% of the time. The exit status is 1 when a
-verdict is GROWING (not in --quick) or a request failed, 2 for a bad flag.`;
+verdict is GROWING (not in --quick; 'falling' is no failure) or a request failed, 2 for a bad flag.`;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -148,8 +148,7 @@ function options(argv: string[]): Options | null {
   };
   if (o.phases.includes('serve') && !o.phases.includes('train') && !o.modelDir)
     throw new UsageError("'serve' alone needs --model-dir DIR (a run folder from `fmnist train`)");
-  if (o.phases.length === 2 && o.modelDir)
-    log(`note: serving ${o.modelDir} (--model-dir), not the run trained here`);
+  if (o.phases.length === 2 && o.modelDir) log(`note: serving ${o.modelDir} (--model-dir), not the run trained here`);
   return o;
 }
 
@@ -469,7 +468,10 @@ function plotSpec(phases: PhaseReport[]): TopLevelSpec {
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Soak: memory over time', subtitle: 'dashed: the least-squares line over the samples after warm-up' },
+    title: {
+      text: 'Soak: memory over time',
+      subtitle: 'dashed: the least-squares line over the samples after warm-up',
+    },
     data: { values },
     facet: {
       row: { field: 'series', type: 'nominal', title: null, sort: ['RSS (MB)'] },
@@ -484,7 +486,7 @@ function plotSpec(phases: PhaseReport[]): TopLevelSpec {
           mark: { type: 'line', point: { size: 14 }, strokeWidth: 1.5, color: '#1f77b4' },
           encoding: {
             x: { field: 'minutes', type: 'quantitative', title: 'minutes' },
-            y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+            y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: ',.0f' } },
           },
         },
         {
@@ -554,12 +556,15 @@ async function main(): Promise<number> {
   );
   console.log(
     `bounds: RSS flat when |slope| < ${o.bounds.rssMBPerMinute} MB/min; a tensor count flat when |slope| <= ` +
-      `${o.bounds.tensorsPerMinute}/min (least squares against minutes; per epoch is shown, not judged)`,
+      `${o.bounds.tensorsPerMinute}/min (least squares against minutes; per epoch is shown, not judged); ` +
+      `'falling' is a slope below minus the bound (memory handed back, not a leak)`,
   );
   for (const p of phases)
     console.log(
       `window, ${p.phase}: ${p.window.samples} of ${p.samples.length} samples, ${p.window.rule}` +
-        (p.window.fromSeconds == null ? '' : ` (${p.window.fromSeconds.toFixed(0)}-${p.window.toSeconds!.toFixed(0)} s)`),
+        (p.window.fromSeconds == null
+          ? ''
+          : ` (${p.window.fromSeconds.toFixed(0)}-${p.window.toSeconds!.toFixed(0)} s)`),
     );
   if (serve) {
     const r = serve.requests;
