@@ -1,5 +1,5 @@
 // `torch`: the PyTorch-shaped API. import { torch } from 'fmnist' or import * as torch from './torch/index.js'.
-export { Tensor, isTensor, type Dtype } from './tensor.js';
+export { Tensor, isTensor, liveTensors, type Dtype } from './tensor.js';
 export * from './ops.js';
 export { tidy, withDisposeScope, newDisposeScope, currentScope, DisposeScope } from './scope.js';
 export * as nn from './nn/index.js';

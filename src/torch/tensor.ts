@@ -9,6 +9,15 @@ import type { ScopedTensor } from './types.js';
 export type Dtype = NativeDtype;
 type TensorLike = Tensor | number;
 
+// Tensors made and not yet disposed, for leak checks (bench/soak.ts): the analogue of tf.memory().numTensors. A
+// wrapper that only the finalizer frees still counts, as in tfjs: it is a tensor nobody disposed (docs/memory.md).
+let live = 0;
+
+/** How many Tensors have been made and not disposed (freed by the finalizer alone still counts). */
+export function liveTensors(): number {
+  return live;
+}
+
 /**
  * A libtorch tensor. The methods that are one addon op each come from TensorOps (generated from
  * scripts/gen-ops/ops.spec); the ones here add overloads (a number or a tensor), rest parameters or JS values.
@@ -16,10 +25,13 @@ type TensorLike = Tensor | number;
 export class Tensor extends TensorOps<Tensor> implements ScopedTensor {
   /** The native handle. Internal: only the Tensor layer and tfjs kernels use it. */
   override readonly h: NativeTensor;
+  // a JS flag, not h.isDisposed: one native call less per dispose, and a second dispose() counts once
+  #counted = true;
 
   constructor(h: NativeTensor) {
     super();
     this.h = h;
+    live++;
     currentScope()?.tensors.add(this);
   }
   protected override fromHandle(h: NativeTensor): Tensor {
@@ -42,6 +54,10 @@ export class Tensor extends TensorOps<Tensor> implements ScopedTensor {
     return this.h.isDisposed;
   }
   dispose(): void {
+    if (this.#counted) {
+      this.#counted = false;
+      live--;
+    }
     this.h.dispose();
   }
 

@@ -1,0 +1,87 @@
+// torch.liveTensors(): Tensors made and not disposed, the count bench/soak.ts watches for leaks (as tf.memory()
+// .numTensors is for tfjs). Each check reads differences, so tensors made elsewhere in the process do not matter.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as torch from '../../src/torch/index.js';
+
+const { nn, optim } = torch;
+const F = nn.functional;
+
+/** The change in liveTensors() across fn, and fn's result. */
+function delta<R>(fn: () => R): { d: number; r: R } {
+  const before = torch.liveTensors();
+  const r = fn();
+  return { d: torch.liveTensors() - before, r };
+}
+
+describe('liveTensors', () => {
+  test('counts every Tensor made, and dispose() takes it off once', () => {
+    const { d, r } = delta(() => {
+      const a = torch.ones([2, 3]);
+      return [a, a.add(1), a.sum(), torch.zeros([4])];
+    });
+    assert.equal(d, 4);
+    const { d: freed } = delta(() => {
+      r[0].dispose();
+      r[0].dispose(); // a second dispose() counts once
+      r[1].dispose();
+    });
+    assert.equal(freed, -2);
+    assert.equal(delta(() => r.slice(2).forEach((t) => t.dispose())).d, -2);
+  });
+
+  test('tidy leaves only what it returns', () => {
+    const { d, r } = delta(() =>
+      torch.tidy(() => {
+        const a = torch.rand([8]);
+        const b = a.exp().add(a);
+        return { kept: b.mul(2), n: 1 };
+      }),
+    );
+    assert.equal(d, 1);
+    r.kept.dispose();
+  });
+
+  test('t.grad is a new handle each time: reading it outside a scope without dispose() counts', () => {
+    const w = torch.ones([3]);
+    w.requiresGrad = true;
+    torch.tidy(() => w.mul(w).sum().backward());
+    const { d, r } = delta(() => [w.grad!, w.grad!]);
+    assert.equal(d, 2);
+    r.forEach((g) => g.dispose());
+    w.dispose();
+  });
+
+  test('stays flat over training steps, and sees a tensor leaked per step', () => {
+    torch.manualSeed(3);
+    const model = new nn.Linear(12, 4);
+    const opt = new optim.Adam(model.parameters(), { lr: 1e-2 });
+    const x = torch.rand([16, 12]);
+    const y = torch.randint(0, 4, [16]);
+    const step = (leak: boolean) => {
+      torch.tidy(() => {
+        opt.zeroGrad();
+        const loss = F.crossEntropy(model.call(x), y);
+        loss.backward();
+        opt.step();
+      });
+      if (leak) x.mul(2); // made outside any scope and never disposed
+    };
+    step(false); // the first step makes Adam's moments and the gradients
+    const counts: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      step(false);
+      counts.push(torch.liveTensors());
+    }
+    assert.deepEqual(counts, Array(6).fill(counts[0]), `live tensors over clean steps: ${counts}`);
+    const leaky: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      step(true);
+      leaky.push(torch.liveTensors() - counts[0]);
+    }
+    assert.deepEqual(leaky, [1, 2, 3, 4, 5, 6]);
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  });
+});
