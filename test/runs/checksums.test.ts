@@ -73,16 +73,18 @@ describe('SHA256SUMS', () => {
 
   test('lists every regular file, sorted, as `<sha256>  <path>`, with run.json and subfolders', () => {
     const dir = folder();
-    // left out: SHA256SUMS itself, writeFileAtomic's temp files, a temp folder, a symlink
+    // left out: SHA256SUMS itself, dot-names (temp files and folders, the trainer's lock), checkpoint/, a symlink
     writeFileSync(join(dir, SHA256SUMS), 'old\n');
     writeFileSync(join(dir, '.123.456.tmp-abc'), 'half a file');
     mkdirSync(join(dir, '.out.tmp-9-9-x'));
     writeFileSync(join(dir, '.out.tmp-9-9-x', 'model.pt'), 'x');
     symlinkSync(join(dir, 'model.pt'), join(dir, 'link.pt'));
-    writeFileSync(join(dir, '.hidden'), 'a dotfile that is no temp file is listed');
+    writeFileSync(join(dir, '.training'), '123\n');
+    mkdirSync(join(dir, 'checkpoint', '0001'), { recursive: true });
+    writeFileSync(join(dir, 'checkpoint', 'latest'), '0001\n'); // it has SHA256SUMS of its own
     writeChecksums(dir);
     const text = readFileSync(join(dir, SHA256SUMS), 'utf8');
-    const files = ['.hidden', 'B-upper.txt', 'metrics.json', 'model.pt', 'run.json', 'sub/a.json', 'sub/deeper/x.bin'];
+    const files = ['B-upper.txt', 'metrics.json', 'model.pt', 'run.json', 'sub/a.json', 'sub/deeper/x.bin'];
     const expected = files.map((f) => `${hex(readFileSync(join(dir, f)))}  ${f}\n`).join('');
     assert.equal(text, expected);
     assert.deepEqual(runFiles(dir), files);
