@@ -68,6 +68,7 @@ class Bytes {
   private buf = new Uint8Array(1024);
   private view = new DataView(this.buf.buffer);
   length = 0;
+  /** Where the next n bytes go. It may replace buf and view: read them only after calling it. */
   private room(n: number): number {
     if (this.length + n > this.buf.length) {
       const bigger = new Uint8Array(Math.max(2 * this.buf.length, this.length + n));
@@ -80,22 +81,30 @@ class Bytes {
     return at;
   }
   op(...codes: number[]): void {
-    for (const c of codes) this.buf[this.room(1)] = c;
+    for (const c of codes) {
+      const at = this.room(1);
+      this.buf[at] = c;
+    }
   }
   u16(v: number): void {
-    this.view.setUint16(this.room(2), v, true);
+    const at = this.room(2);
+    this.view.setUint16(at, v, true);
   }
   u32(v: number): void {
-    this.view.setUint32(this.room(4), v, true);
+    const at = this.room(4);
+    this.view.setUint32(at, v, true);
   }
   i32(v: number): void {
-    this.view.setInt32(this.room(4), v, true);
+    const at = this.room(4);
+    this.view.setInt32(at, v, true);
   }
   f64be(v: number): void {
-    this.view.setFloat64(this.room(8), v, false); // pickle's BINFLOAT is big-endian
+    const at = this.room(8);
+    this.view.setFloat64(at, v, false); // pickle's BINFLOAT is big-endian
   }
   raw(b: Uint8Array): void {
-    this.buf.set(b, this.room(b.length));
+    const at = this.room(b.length);
+    this.buf.set(b, at);
   }
   done(): Uint8Array {
     return this.buf.slice(0, this.length);
