@@ -236,7 +236,8 @@ export function pickle(value: unknown, tensorOf: (v: unknown) => TensorData | un
     if (typeof v === 'bigint') return int(v);
     if (typeof v === 'string') return str(v);
     if (v instanceof PyFloat) return float(v.value);
-    if (depth >= MAX_DEPTH) throw new TypeError(`save: ${path.join('')} is nested ${MAX_DEPTH} deep (a cycle?)`);
+    if (depth >= MAX_DEPTH)
+      throw new TypeError(`save: ${path.slice(0, 6).join('')}... is nested ${MAX_DEPTH} deep (a cycle?)`);
     const inner = (x: unknown, i: number) => {
       path.push(`[${i}]`);
       write(x, depth + 1);
@@ -265,9 +266,10 @@ export function pickle(value: unknown, tensorOf: (v: unknown) => TensorData | un
       out.op(OP.EMPTY_DICT);
       return dictItems(Object.entries(v as object), depth + 1);
     }
-    const what = typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v;
+    const what =
+      v === undefined ? 'undefined' : `a ${typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v}`;
     throw new TypeError(
-      `save: ${path.join('')} is a ${what}, which cannot be saved (only dict, list, tuple, str, int, float, ` +
+      `save: ${path.join('')} is ${what}, which cannot be saved (only dict, list, tuple, str, int, float, ` +
         'bool, None and tensors can)',
     );
   };
