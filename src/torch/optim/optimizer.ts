@@ -86,6 +86,8 @@ class Fields {
 export abstract class Optimizer {
   /** torch.optim's class name: which state dicts this optimizer can load. */
   abstract readonly kind: OptimizerKind;
+  /** The parameters that have state, in the order they got it: torch's `state` dict, keyed by index. */
+  private readonly stateful = new Set<number>();
   constructor(
     readonly params: Tensor[],
     public lr: number,
@@ -101,7 +103,9 @@ export abstract class Optimizer {
       tidy(() => {
         this.params.forEach((p, i) => {
           const g = p.grad;
-          if (g) this.update(p, g, i);
+          if (!g) return;
+          this.stateful.add(i);
+          this.update(p, g, i);
         });
       }),
     );
@@ -116,8 +120,8 @@ export abstract class Optimizer {
 
   /** The value of a param_groups key that is the optimizer's own (lr, betas, ...), as Python holds it. */
   protected abstract hyper(key: string): unknown;
-  /** Parameter i's entry of `state`, or null when it has none (it never had a gradient). */
-  protected abstract entry(i: number): PyDict | null;
+  /** Parameter i's entry of `state` (it has one once it has had a gradient). */
+  protected abstract entry(i: number): PyDict;
   /** Checks the group's own keys; returns what sets them. */
   protected abstract readGroup(g: PyDict, f: Fields): () => void;
   /** Checks parameter i's entry (null: none); returns what loads it. */
@@ -129,10 +133,7 @@ export abstract class Optimizer {
    */
   stateDict(): PyDict {
     const state = new PyDict();
-    this.params.forEach((_, i) => {
-      const e = this.entry(i);
-      if (e) state.set(i, e);
-    });
+    for (const i of this.stateful) state.set(i, this.entry(i));
     const group = PyDict.of(GROUP_KEYS[this.kind].map((k) => [k, k in FIXED ? FIXED[k].value : this.hyper(k)]));
     group.set(
       'params',
@@ -195,14 +196,14 @@ export abstract class Optimizer {
       setGroup();
       for (const load of loads) load();
     });
+    this.stateful.clear();
+    for (const i of entries.keys()) this.stateful.add(i);
   }
 }
 
 export class SGD extends Optimizer {
   readonly kind = 'SGD';
   private readonly buf: (Tensor | null)[];
-  /** Whether parameter i has had a gradient: then torch keeps an entry for it, momentum_buffer None or not. */
-  private readonly stepped: boolean[];
   momentum: number;
   dampening: number;
   weightDecay: number;
@@ -217,10 +218,8 @@ export class SGD extends Optimizer {
     this.weightDecay = opts.weightDecay ?? 0;
     this.nesterov = opts.nesterov ?? false;
     this.buf = params.map(() => null);
-    this.stepped = params.map(() => false);
   }
   protected update(p: Tensor, grad: Tensor, i: number): void {
-    this.stepped[i] = true;
     let d = this.weightDecay ? grad.add(p, this.weightDecay) : grad;
     if (this.momentum) {
       let b = this.buf[i];
@@ -242,8 +241,8 @@ export class SGD extends Optimizer {
     };
     return values[key];
   }
-  protected entry(i: number): PyDict | null {
-    if (!this.stepped[i]) return null;
+  protected entry(i: number): PyDict {
+    // torch keeps an entry for every parameter that has had a gradient; its buffer is None without momentum
     return PyDict.of([['momentum_buffer', this.buf[i]?.clone() ?? null]]);
   }
   protected readGroup(g: PyDict, f: Fields): () => void {
@@ -266,7 +265,6 @@ export class SGD extends Optimizer {
       if (b !== null) src = f.tensor(b, `${at}['momentum_buffer']`, this.params[i], i);
     }
     return () => {
-      this.stepped[i] = e !== null;
       if (src) this.buf[i] = (this.buf[i] ?? this.state(zerosLike(this.params[i]))).copy_(src);
       else {
         this.buf[i]?.dispose();
@@ -318,8 +316,7 @@ abstract class MomentsOptimizer extends Optimizer {
     };
     return values[key];
   }
-  protected entry(i: number): PyDict | null {
-    if (this.steps[i] === 0) return null;
+  protected entry(i: number): PyDict {
     // torch 1.13 keeps step as a float32 scalar tensor
     return PyDict.of([
       ['step', tensor(this.steps[i])],
