@@ -21,7 +21,9 @@ const SHAPES = [[3, 4], [4], [2, 2], [5]];
 const hasGrad = (k: number, i: number) => (i === 1 ? k >= 1 : i !== 2);
 
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
-const INIT = SHAPES.map((s, i) => Array.from(Float32Array.from({ length: numel(s) }, (_, j) => Math.sin(1 + 3 * i + j))));
+const INIT = SHAPES.map((s, i) =>
+  Array.from(Float32Array.from({ length: numel(s) }, (_, j) => Math.sin(1 + 3 * i + j))),
+);
 const GRADS = Array.from({ length: K + M }, (_, k) =>
   SHAPES.map((s, i) =>
     hasGrad(k, i)
@@ -193,14 +195,16 @@ function tag(v: unknown): unknown {
   if (v === null) return { t: 'None' };
   if (typeof v === 'boolean') return { t: 'bool', v };
   if (typeof v === 'bigint') return { t: 'int', v: String(v) };
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? { t: 'int', v: String(v) } : { t: 'float', v: floatBits(v) };
+  if (typeof v === 'number')
+    return Number.isSafeInteger(v) ? { t: 'int', v: String(v) } : { t: 'float', v: floatBits(v) };
   if (v instanceof torch.PyFloat) return { t: 'float', v: floatBits(v.value) };
   if (typeof v === 'string') return { t: 'str', v };
   if (Array.isArray(v)) return { t: 'list', v: v.map(tag) };
   if (v instanceof torch.PyTuple) return { t: 'tuple', v: v.items.map(tag) };
   if (v instanceof torch.PyDict)
     return { t: v.ordered ? 'OrderedDict' : 'dict', v: [...v.entries()].map(([k, x]) => [tag(k), tag(x)]) };
-  if (v instanceof torch.Tensor) return { t: 'tensor', dtype: v.dtype, shape: v.shape, v: Array.from(v.dataSync(), Number) };
+  if (v instanceof torch.Tensor)
+    return { t: 'tensor', dtype: v.dtype, shape: v.shape, v: Array.from(v.dataSync(), Number) };
   if (typeof v === 'object') return { t: 'dict', v: Object.entries(v as object).map(([k, x]) => [tag(k), tag(x)]) };
   throw new TypeError(String(v));
 }
@@ -214,7 +218,13 @@ const PLAIN = torch.PyDict.of(
     ['text', ['', 'plain', 'héllo wörld', '☃ 雪 😀', 'e\u0301', 'tab\tnew\nline']],
     [7, new torch.PyTuple([null, true, false, new torch.PyTuple([]), new torch.PyTuple([3]), [], {}])],
     [false, new torch.PyTuple([1, 2, new torch.PyTuple([4, 5, 6, 8]), [9, [10, [11]]]])],
-    [null, torch.PyDict.of([[-5, 'neg'], [2n ** 40n, 'big']])],
+    [
+      null,
+      torch.PyDict.of([
+        [-5, 'neg'],
+        [2n ** 40n, 'big'],
+      ]),
+    ],
     ['many', Array.from({ length: 2500 }, (_, i) => i * 7)], // APPENDS in batches of 1000
   ],
   true,
@@ -238,7 +248,10 @@ describe('optimizer state dicts with Python torch.optim', { skip }, () => {
       const ps = params();
       const opt = c.make(ps);
       steps(opt, 0, K);
-      writeFileSync(join(dir, `${name}-opt.pt`), torch.tidy(() => torch.save(opt.stateDict())));
+      writeFileSync(
+        join(dir, `${name}-opt.pt`),
+        torch.tidy(() => torch.save(opt.stateDict())),
+      );
       writeFileSync(join(dir, `${name}-params.pt`), saveParams(ps));
       steps(opt, K, K + M);
       ours[name] = valuesOf(ps);
@@ -246,7 +259,17 @@ describe('optimizer state dicts with Python torch.optim', { skip }, () => {
     }
     values = torch.PyDict.of([
       ['plain', PLAIN],
-      ['tensors', [torch.tensor([[1.5, -2], [0, 3]]), torch.tensor(7), torch.tensor([1, 0, 1], { dtype: 'bool' })]],
+      [
+        'tensors',
+        [
+          torch.tensor([
+            [1.5, -2],
+            [0, 3],
+          ]),
+          torch.tensor(7),
+          torch.tensor([1, 0, 1], { dtype: 'bool' }),
+        ],
+      ],
       ['more', new torch.PyTuple([torch.tensor([-3, 2 ** 40], { dtype: 'int64' }), torch.zeros([0, 3])])],
     ]);
     writeFileSync(join(dir, 'values.pt'), torch.save(values));
@@ -276,7 +299,9 @@ describe('optimizer state dicts with Python torch.optim', { skip }, () => {
         opt.loadStateDict(torch.loadObject(readFileSync(join(dir, `${name}-py-opt.pt`))));
         assert.equal(opt.lr, (CONFIGS[name].py as { lr: number }).lr);
         steps(opt, K, K + M);
-        valuesOf(ps).forEach((p, i) => assertClose(p, report.configs[name].b[i], `${name} param ${i}`, { rtol: 1e-6, atol: 1e-6 }));
+        valuesOf(ps).forEach((p, i) =>
+          assertClose(p, report.configs[name].b[i], `${name} param ${i}`, { rtol: 1e-6, atol: 1e-6 }),
+        );
         disposeAll(ps);
       });
     });
@@ -407,13 +432,28 @@ describe('loadStateDict refuses a state dict that does not fit, naming the field
         edit(sd);
         assert.throws(() => opt.loadStateDict(sd), re);
       };
-      bad((sd) => groupOf(sd).set('amsgrad', true), /\['param_groups'\]\[0\]\['amsgrad'\] is True, which fmnist's Adam does not do$/);
-      bad((sd) => entry(sd, 0).set('step', torch.tensor(2.5)), /\['state'\]\[0\]\['step'\] is 2\.5, not a whole number of steps$/);
-      bad((sd) => entry(sd, 0).set('step', torch.tensor([1, 2])), /\['state'\]\[0\]\['step'\] is a tensor of shape \[2\], not a scalar$/);
+      bad(
+        (sd) => groupOf(sd).set('amsgrad', true),
+        /\['param_groups'\]\[0\]\['amsgrad'\] is True, which fmnist's Adam does not do$/,
+      );
+      bad(
+        (sd) => entry(sd, 0).set('step', torch.tensor(2.5)),
+        /\['state'\]\[0\]\['step'\] is 2\.5, not a whole number of steps$/,
+      );
+      bad(
+        (sd) => entry(sd, 0).set('step', torch.tensor([1, 2])),
+        /\['state'\]\[0\]\['step'\] is a tensor of shape \[2\], not a scalar$/,
+      );
       bad((sd) => entry(sd, 0).set('exp_avg', 'x'), /\['state'\]\[0\]\['exp_avg'\] is a str, not a tensor$/);
       bad((sd) => groupOf(sd).set('betas', new torch.PyTuple([0.9])), /\['betas'\] is a tuple, not a pair of numbers$/);
-      bad((sd) => groupOf(sd).set('betas', new torch.PyTuple([0.9, 1.5])), /\['betas'\]\[1\] is 1\.5, not a number in \[0, 1\)$/);
-      bad((sd) => (sd.get('state') as torch.PyDict).set(9, torch.PyDict.of([])), /\['state'\] has an entry \[9\] for no parameter/);
+      bad(
+        (sd) => groupOf(sd).set('betas', new torch.PyTuple([0.9, 1.5])),
+        /\['betas'\]\[1\] is 1\.5, not a number in \[0, 1\)$/,
+      );
+      bad(
+        (sd) => (sd.get('state') as torch.PyDict).set(9, torch.PyDict.of([])),
+        /\['state'\] has an entry \[9\] for no parameter/,
+      );
       bad((sd) => entry(sd, 1).set('max_exp_avg_sq', null), /\['state'\]\[1\] has unexpected 'max_exp_avg_sq'$/);
       assert.throws(() => opt.loadStateDict('x'), /^Error: Adam\.loadStateDict: the state dict is a str, not a dict$/);
     });
@@ -422,12 +462,18 @@ describe('loadStateDict refuses a state dict that does not fit, naming the field
 
 describe('torch.save refuses what it cannot write, naming where it is', () => {
   test('undefined, a Map, a function, a lone surrogate, a cycle', () => {
-    assert.throws(() => torch.save({ a: [1, undefined] }), /^TypeError: save: value\['a'\]\[1\] is undefined, which cannot be saved/);
+    assert.throws(
+      () => torch.save({ a: [1, undefined] }),
+      /^TypeError: save: value\['a'\]\[1\] is undefined, which cannot be saved/,
+    );
     assert.throws(() => torch.save([new Map()]), /^TypeError: save: value\[0\] is a Map, which cannot be saved/);
     assert.throws(() => torch.save(torch.PyDict.of([[3, () => 1]])), /^TypeError: save: value\[3\] is a function/);
     assert.throws(() => torch.save({ s: 'a\ud800' }), /^TypeError: save: value\['s'\] is a str with a lone surrogate$/);
     const cycle: unknown[] = [];
     cycle.push(cycle);
-    assert.throws(() => torch.save(cycle), /^TypeError: save: value\[0\]\[0\]\[0\]\[0\]\[0\]\.\.\. is nested 1000 deep \(a cycle\?\)$/);
+    assert.throws(
+      () => torch.save(cycle),
+      /^TypeError: save: value\[0\]\[0\]\[0\]\[0\]\[0\]\.\.\. is nested 1000 deep \(a cycle\?\)$/,
+    );
   });
 });

@@ -14,7 +14,18 @@ export type OptimizerKind = 'SGD' | 'Adam' | 'AdamW' | 'RAdam';
 /** Each optimizer's param_groups keys, in 1.13's order ('params' comes last). */
 const GROUP_KEYS: Record<OptimizerKind, readonly string[]> = {
   SGD: ['lr', 'momentum', 'dampening', 'weight_decay', 'nesterov', 'maximize', 'foreach', 'differentiable'],
-  Adam: ['lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'maximize', 'foreach', 'capturable', 'differentiable', 'fused'],
+  Adam: [
+    'lr',
+    'betas',
+    'eps',
+    'weight_decay',
+    'amsgrad',
+    'maximize',
+    'foreach',
+    'capturable',
+    'differentiable',
+    'fused',
+  ],
   AdamW: ['lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'foreach', 'maximize', 'capturable'],
   RAdam: ['lr', 'betas', 'eps', 'weight_decay', 'foreach'],
 };
@@ -189,9 +200,7 @@ export abstract class Optimizer {
       if (i === undefined) f.fail(`['state'] has an entry ${sub(id)} for no parameter of ${at}['params']`);
       entries.set(i, f.dict(e, `['state']${sub(id)}`));
     }
-    const loads = this.params.map((_, i) =>
-      this.readEntry(i, entries.get(i) ?? null, `['state']${sub(ids[i])}`, f),
-    );
+    const loads = this.params.map((_, i) => this.readEntry(i, entries.get(i) ?? null, `['state']${sub(ids[i])}`, f));
     noGrad(() => {
       setGroup();
       for (const load of loads) load();
@@ -328,10 +337,10 @@ abstract class MomentsOptimizer extends Optimizer {
     const at = "['param_groups'][0]";
     const lr = f.num(g.get('lr'), `${at}['lr']`);
     const betas = g.get('betas');
-    const pair = betas instanceof PyTuple || Array.isArray(betas) ? (betas instanceof PyTuple ? betas.items : betas) : [];
+    const pair =
+      betas instanceof PyTuple || Array.isArray(betas) ? (betas instanceof PyTuple ? betas.items : betas) : [];
     if (pair.length !== 2) f.fail(`${at}['betas'] is a ${typeName(betas)}, not a pair of numbers`);
-    const beta = (k: number) =>
-      f.num(pair[k], `${at}['betas'][${k}]`, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    const beta = (k: number) => f.num(pair[k], `${at}['betas'][${k}]`, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     const [b1, b2] = [beta(0), beta(1)];
     const eps = f.num(g.get('eps'), `${at}['eps']`);
     const weightDecay = f.num(g.get('weight_decay'), `${at}['weight_decay']`);

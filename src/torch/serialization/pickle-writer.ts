@@ -193,7 +193,10 @@ export function pickle(value: unknown, tensorOf: (v: unknown) => TensorData | un
   const dictItems = (entries: [unknown, unknown][], depth: number) =>
     batched(entries, OP.SETITEM, OP.SETITEMS, ([k, v]) => {
       const keyType = k === null ? 'None' : typeof k;
-      if (!['None', 'string', 'bigint', 'boolean'].includes(keyType) && !(typeof k === 'number' && Number.isSafeInteger(k)))
+      if (
+        !['None', 'string', 'bigint', 'boolean'].includes(keyType) &&
+        !(typeof k === 'number' && Number.isSafeInteger(k))
+      )
         throw new TypeError(`save: ${path.join('')} has a key that is not a str, int, bool or None`);
       write(k, depth);
       path.push(`[${typeof k === 'string' ? `'${k}'` : String(k)}]`);

@@ -616,7 +616,8 @@ function readPt<T>(bytes: Uint8Array, name: string, use: (u: Unpickled) => T): {
   if (endianness() !== 'LE') throw new Error('the .pt reader needs a little-endian machine');
   try {
     if (looksLikeZip(bytes)) return { format: 'zip', out: use(readZipFormat(bytes)) };
-    if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] >= 2) return { format: 'legacy', out: use(readLegacy(bytes)) };
+    if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] >= 2)
+      return { format: 'legacy', out: use(readLegacy(bytes)) };
     return fail(
       bytes.length === 0
         ? 'the file is empty'
@@ -669,9 +670,7 @@ function objectTree(root: unknown, storages: Storage[], leaf: (t: PtTensor) => u
       return;
     }
     if (!(Array.isArray(v) || v instanceof PyTuple || v instanceof PyDict))
-      fail(
-        `${path()} is a ${pyTypeName(v)}; only dicts, lists, tuples, str, int, float, bool, None and tensors load`,
-      );
+      fail(`${path()} is a ${pyTypeName(v)}; only dicts, lists, tuples, str, int, float, bool, None and tensors load`);
     if (seen.has(v)) return;
     seen.add(v);
     if (depth >= MAX_DEPTH) fail(`${path()} is nested more than ${MAX_DEPTH} deep`);
