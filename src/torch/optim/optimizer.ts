@@ -47,7 +47,12 @@ const STATE_KEYS = { SGD: ['momentum_buffer'], moments: ['step', 'exp_avg', 'exp
 
 /** A Python subscript for messages: ['lr'], [0]. */
 const sub = (k: unknown) => `[${typeof k === 'string' ? `'${k}'` : String(k)}]`;
-const typeName = (v: unknown) => (isTensor(v) ? 'tensor' : pyTypeName(v));
+function typeName(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (isTensor(v)) return 'tensor';
+  const n = pyTypeName(v);
+  return n === 'object' ? ((v as object).constructor?.name ?? n) : n;
+}
 
 /** Reads the fields of a state dict, each error naming the optimizer and the field. */
 class Fields {
@@ -75,7 +80,7 @@ class Fields {
           hint,
       );
   }
-  num(v: unknown, at: string, ok: (x: number) => boolean = (x) => x >= 0, what = 'a number >= 0'): number {
+  num(v: unknown, at: string, ok = (x: number) => x >= 0 && x < Infinity, what = 'a number >= 0'): number {
     const x =
       v instanceof PyFloat ? v.value : typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined;
     if (x === undefined || !ok(x)) this.fail(`${at} is ${x === undefined ? `a ${typeName(v)}` : x}, not ${what}`);
@@ -337,8 +342,7 @@ abstract class MomentsOptimizer extends Optimizer {
     const at = "['param_groups'][0]";
     const lr = f.num(g.get('lr'), `${at}['lr']`);
     const betas = g.get('betas');
-    const pair =
-      betas instanceof PyTuple || Array.isArray(betas) ? (betas instanceof PyTuple ? betas.items : betas) : [];
+    const pair: readonly unknown[] = betas instanceof PyTuple ? betas.items : Array.isArray(betas) ? betas : [];
     if (pair.length !== 2) f.fail(`${at}['betas'] is a ${typeName(betas)}, not a pair of numbers`);
     const beta = (k: number) => f.num(pair[k], `${at}['betas'][${k}]`, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     const [b1, b2] = [beta(0), beta(1)];
