@@ -5,3 +5,5 @@ export { tidy, withDisposeScope, newDisposeScope, currentScope, DisposeScope } f
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export { readStateDict, PtFormatError, type PtStateDict, type PtTensor } from './serialization/pt.js';
+// The value model of torch.save / torch.loadObject: Python's dict (and OrderedDict), tuple and float.
+export { PyDict, PyTuple, PyFloat } from './serialization/pickle.js';

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { native } from '../native/binding.js';
 import type { AnyTypedArray } from '../native/addon.js';
 import { Tensor, wrap, asTypedArray, type Dtype } from './tensor.js';
-import { readStateDict } from './serialization/pt.js';
+import { readObject, readStateDict } from './serialization/pt.js';
+import { PyDict } from './serialization/pickle.js';
+import { writePt, type TensorData } from './serialization/pt-writer.js';
 
 function shapeOf(data: unknown): number[] {
   const shape: number[] = [];
@@ -96,12 +98,44 @@ export const setNumThreads = (n: number) => native.setNumThreads(n);
 export const getNumThreads = () => native.getNumThreads();
 export const libtorchVersion = native.libtorchVersion;
 
-/** Writes a state dict (name -> tensor) in the zip/pickle format that Python's torch.load reads. */
+const tensorData = (v: unknown): TensorData | undefined =>
+  v instanceof Tensor ? { dtype: v.dtype, shape: v.shape, data: v.dataSync() } : undefined;
+
+/**
+ * torch.save, to bytes: a tree of dicts (PyDict, or plain objects for str keys), lists (arrays), tuples
+ * (PyTuple), str, int (integral numbers, bigints), float (other numbers; PyFloat for 1.0 or -0.0), bool, None
+ * (null) and Tensors, in the zip format that Python's torch.load reads (and torch.loadObject). A value of any
+ * other type is a TypeError naming where it is in the tree.
+ */
+export function save(value: unknown): Buffer {
+  const b = writePt(value, tensorData);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Writes a state dict (name -> tensor) as a dict, in the zip/pickle format that Python's torch.load reads. */
 export function saveStateDict(sd: Map<string, Tensor>): Buffer {
-  return native.pickleSave(
-    [...sd.keys()],
-    [...sd.values()].map((t) => t.h),
-  );
+  return save(PyDict.of(sd));
+}
+
+/**
+ * torch.load of a tree with tensor leaves (what save writes, or Python's torch.save of an optimizer's
+ * state_dict()): dicts come back as PyDict, lists as arrays, tuples as PyTuple, floats as PyFloat, ints as numbers
+ * (bigints past 2^53), None as null, tensors as Tensors in the current dispose scope (the caller owns them). Read
+ * by the same allowlisted TypeScript reader as loadStateDict; `name` (the file) starts every error message.
+ */
+export function loadObject(bytes: Uint8Array, name = 'object'): unknown {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('loadObject: argument 0 must be a Buffer or Uint8Array');
+  const made: Tensor[] = [];
+  try {
+    return readObject(bytes, name, (t) => {
+      const x = fromTypedArray(t.data, t.shape, t.dtype);
+      made.push(x);
+      return x;
+    });
+  } catch (e) {
+    made.forEach((t) => t.dispose());
+    throw e;
+  }
 }
 
 /**

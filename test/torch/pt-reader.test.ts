@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
 import { MODELS, getModel } from '../../src/models/index.js';
+import { native } from '../../src/native/binding.js';
 import { PtFormatError, readStateDict, type PtStateDict } from '../../src/torch/serialization/pt.js';
 import { PyDict, PyFloat, PyTuple, unpickle, type UnpickleHooks } from '../../src/torch/serialization/pickle.js';
 import { assertClose, pythonTorchMissing, runPython } from './helpers.js';
@@ -260,7 +261,9 @@ describe('the .pt reader against Python PyTorch files', { skip }, () => {
     }
   });
 
-  test('our own model.pt (torch::pickle_save, tagged with restore_type_tag) reads back bit-exact, every dtype', () => {
+  // saveStateDict writes with the TypeScript writer; model.pt files of older runs came from the addon's
+  // torch::pickle_save (a dict tagged with restore_type_tag), which must still load.
+  test('our own model.pt (saveStateDict, and the older torch::pickle_save) reads back bit-exact, every dtype', () => {
     torch.withDisposeScope(() => {
       const ours = new Map<string, torch.Tensor>([
         ['f32', torch.randn([3, 5])],
@@ -271,14 +274,21 @@ describe('the .pt reader against Python PyTorch files', { skip }, () => {
         ['bool', torch.tensor([1, 0, 1], { dtype: 'bool' })],
         ['scalar', torch.tensor(2.5)],
       ]);
-      const r = readStateDict(torch.saveStateDict(ours), 'ours.pt');
-      assert.equal(r.format, 'zip');
-      assert.deepEqual([...r.tensors.keys()], [...ours.keys()]);
-      for (const [k, t] of ours) {
-        const u = r.tensors.get(k)!;
-        assert.equal(u.dtype, t.dtype, k);
-        assert.deepEqual(u.shape, t.shape, k);
-        assert.ok(bytesOf(u.data).equals(bytesOf(t.dataSync())), k);
+      const older = native.pickleSave(
+        [...ours.keys()],
+        [...ours.values()].map((t) => t.h),
+      );
+      for (const bytes of [torch.saveStateDict(ours), older]) {
+        const r = readStateDict(bytes, 'ours.pt');
+        assert.equal(r.format, 'zip');
+        assert.equal(r.container, 'dict');
+        assert.deepEqual([...r.tensors.keys()], [...ours.keys()]);
+        for (const [k, t] of ours) {
+          const u = r.tensors.get(k)!;
+          assert.equal(u.dtype, t.dtype, k);
+          assert.deepEqual(u.shape, t.shape, k);
+          assert.ok(bytesOf(u.data).equals(bytesOf(t.dataSync())), k);
+        }
       }
     });
   });

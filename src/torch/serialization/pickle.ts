@@ -24,11 +24,26 @@ export class PyDict {
   set(key: unknown, value: unknown): void {
     this.map.set(dictKey(key), [key, value]);
   }
+  get(key: unknown): unknown {
+    return this.map.get(dictKey(key))?.[1];
+  }
+  has(key: unknown): boolean {
+    return this.map.has(dictKey(key));
+  }
   get size(): number {
     return this.map.size;
   }
   *entries(): Generator<[unknown, unknown]> {
     for (const kv of this.map.values()) yield kv;
+  }
+  *keys(): Generator<unknown> {
+    for (const [k] of this.map.values()) yield k;
+  }
+  /** A dict of these entries, in their order. */
+  static of(entries: Iterable<readonly [unknown, unknown]>, ordered = false): PyDict {
+    const d = new PyDict(ordered);
+    for (const [k, v] of entries) d.set(k, v);
+    return d;
   }
 }
 

@@ -1,6 +1,7 @@
-// PyTorch .pt state dicts, read in TypeScript: both of torch.save's formats, and torch::pickle_save's (our own
-// model.pt). Pure parsing: no addon, nothing executed. The result is plain typed arrays; torch.loadStateDict
-// (ops.ts) turns them into tensors.
+// PyTorch .pt files, read in TypeScript: both of torch.save's formats, and torch::pickle_save's (fmnist's model.pt
+// before pt-writer.ts). readStateDict reads a state dict (name -> tensor); readObject a tree of containers with
+// tensor leaves (an optimizer's state_dict()). Pure parsing: no addon, nothing executed. The result is plain typed
+// arrays; torch.loadStateDict and torch.loadObject (ops.ts) turn them into tensors.
 //
 //   zip (torch >= 1.6, and torch::pickle_save): <prefix>/data.pkl, one <prefix>/data/<key> record per storage,
 //       <prefix>/version, and <prefix>/byteorder in newer files.
@@ -473,7 +474,13 @@ function checkStorageBytes(s: Storage, got: number, where: string): void {
 
 // ---- the zip format ----
 
-function readZipFormat(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
+/** The unpickled top-level object, with TensorRefs for its tensors, and the storages they use. */
+interface Unpickled {
+  value: unknown;
+  storages: Storage[];
+}
+
+function readZipFormat(bytes: Uint8Array): Unpickled {
   const entries = readZip(bytes);
   const pkl = [...entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkl.length !== 1)
@@ -514,7 +521,7 @@ function readZipFormat(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
   const data = entryData(bytes, entries.get(pkl[0])!);
   const { value, end } = within(pkl[0], () => unpickle(data, 0, hooks));
   if (end !== data.length) fail(`${pkl[0]} has ${data.length - end} bytes after its pickle's STOP`);
-  return stateDict(value, [...storages.values()]);
+  return { value, storages: [...storages.values()] };
 }
 
 /** The text of a short record (version, byteorder); a long one is cut, as it is wrong anyway. */
@@ -536,7 +543,7 @@ function within<T>(where: string, f: () => T): T {
 const MAGIC = 0x1950a86a20f9469cfc6cn;
 const PROTOCOL_VERSION = 1001;
 
-function readLegacy(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
+function readLegacy(bytes: Uint8Array): Unpickled {
   const noPersistent = new Hooks(() => fail('a persistent id outside the main pickle'));
   let p = 0;
   const next = (hooks: Hooks) => {
@@ -601,18 +608,16 @@ function readLegacy(bytes: Uint8Array): Omit<PtStateDict, 'format'> {
   }
   for (const s of storages.values()) if (!s.bytes) fail(`storage '${s.key}' is used but not stored in the file`);
   if (p !== bytes.length) fail(`${bytes.length - p} stray bytes after the last storage, at byte ${p}`);
-  return stateDict(main, [...storages.values()]);
+  return { value: main, storages: [...storages.values()] };
 }
 
-/**
- * Reads a state dict from the bytes of a .pt file: either torch.save format, or our own model.pt. `name` (the
- * file's path) starts every error message. Throws PtFormatError for anything malformed, hostile or unsupported.
- */
-export function readStateDict(bytes: Uint8Array, name = 'state dict'): PtStateDict {
+/** Either format, with `name` before every PtFormatError's message, whatever `use` throws too. */
+function readPt<T>(bytes: Uint8Array, name: string, use: (u: Unpickled) => T): { format: 'zip' | 'legacy'; out: T } {
   if (endianness() !== 'LE') throw new Error('the .pt reader needs a little-endian machine');
   try {
-    if (looksLikeZip(bytes)) return { format: 'zip', ...readZipFormat(bytes) };
-    if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] >= 2) return { format: 'legacy', ...readLegacy(bytes) };
+    if (looksLikeZip(bytes)) return { format: 'zip', out: use(readZipFormat(bytes)) };
+    if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1] >= 2)
+      return { format: 'legacy', out: use(readLegacy(bytes)) };
     return fail(
       bytes.length === 0
         ? 'the file is empty'
@@ -623,6 +628,81 @@ export function readStateDict(bytes: Uint8Array, name = 'state dict'): PtStateDi
     if (e instanceof PtFormatError) throw new PtFormatError(`${name}: ${e.message}`, { cause: e });
     throw e;
   }
+}
+
+/**
+ * Reads a state dict from the bytes of a .pt file: either torch.save format, or our own model.pt. `name` (the
+ * file's path) starts every error message. Throws PtFormatError for anything malformed, hostile or unsupported.
+ */
+export function readStateDict(bytes: Uint8Array, name = 'state dict'): PtStateDict {
+  const { format, out } = readPt(bytes, name, ({ value, storages }) => stateDict(value, storages));
+  return { format, ...out };
+}
+
+/** How deep readObject follows containers: an optimizer's state dict is 4 deep. */
+const MAX_DEPTH = 100;
+
+/** The Python name of a dict key or list index, for paths in messages. */
+const subscript = (k: unknown) => `[${typeof k === 'string' ? JSON.stringify(k) : String(k)}]`;
+
+/**
+ * Reads any tree of dicts (and OrderedDicts), lists, tuples, str, int, float, bool and None with tensors for
+ * leaves, as torch.save writes an optimizer's state_dict(): the value model of pickle.ts, with each tensor
+ * replaced by `leaf(tensor)` (called once per distinct tensor of the pickle). The allowlist is readStateDict's;
+ * beyond it, any other value (bytes, a bare storage, a dtype, a device) is refused, naming where it is.
+ * Objects the pickle shares (memo) stay shared; a cycle stays a cycle.
+ */
+export function readObject(bytes: Uint8Array, name: string, leaf: (t: PtTensor) => unknown): unknown {
+  return readPt(bytes, name, ({ value, storages }) => objectTree(value, storages, leaf)).out;
+}
+
+const isScalar = (v: unknown) =>
+  v === null || ['boolean', 'number', 'bigint', 'string'].includes(typeof v) || v instanceof PyFloat;
+
+function objectTree(root: unknown, storages: Storage[], leaf: (t: PtTensor) => unknown): unknown {
+  // First every tensor and a check of every value; then the tensors' elements are gathered, once each.
+  const refs = new Map<TensorRef, string>();
+  const seen = new Set<unknown>();
+  const check = (v: unknown, path: () => string, depth: number): void => {
+    if (isScalar(v)) return;
+    if (v instanceof TensorRef) {
+      if (!refs.has(v)) refs.set(v, path());
+      return;
+    }
+    if (!(Array.isArray(v) || v instanceof PyTuple || v instanceof PyDict))
+      fail(`${path()} is a ${pyTypeName(v)}; only dicts, lists, tuples, str, int, float, bool, None and tensors load`);
+    if (seen.has(v)) return;
+    seen.add(v);
+    if (depth >= MAX_DEPTH) fail(`${path()} is nested more than ${MAX_DEPTH} deep`);
+    if (v instanceof PyDict) for (const [k, x] of v.entries()) check(x, () => path() + subscript(k), depth + 1);
+    else (Array.isArray(v) ? v : v.items).forEach((x, i) => check(x, () => path() + subscript(i), depth + 1));
+  };
+  check(root, () => 'the object', 0);
+
+  const stored = storages.reduce((s, st) => s + (st.root ? 0 : st.numel), 0);
+  let total = 0;
+  for (const [t, path] of refs) {
+    total += numelOf(t.size);
+    if (total > 4 * stored)
+      fail(`the tensors (up to ${path}) hold more than 4 times the ${stored} elements stored in the file`);
+  }
+  const made = new Map<unknown, unknown>();
+  for (const [t, path] of refs) made.set(t, leaf(gather(path, t)));
+  const build = (v: unknown): unknown => {
+    if (isScalar(v)) return v;
+    if (made.has(v)) return made.get(v);
+    if (v instanceof PyDict) {
+      const d = new PyDict(v.ordered);
+      made.set(v, d);
+      for (const [k, x] of v.entries()) d.set(k, build(x));
+      return d;
+    }
+    const items: unknown[] = [];
+    made.set(v, Array.isArray(v) ? items : new PyTuple(items));
+    for (const x of Array.isArray(v) ? v : (v as PyTuple).items) items.push(build(x));
+    return made.get(v);
+  };
+  return build(root);
 }
 
 // Exported for tests of the layers underneath.
