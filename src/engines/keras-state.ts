@@ -27,7 +27,8 @@ export async function readTensors(
   const b = readFileSync(join(dir, `${name}.bin`));
   const bytesOf = (w: tf.io.WeightsManifestEntry) => w.shape.reduce((a, d) => a * d, 1) * (w.dtype === 'bool' ? 1 : 4);
   const need = specs.reduce((s, w) => s + bytesOf(w), 0);
-  if (b.byteLength !== need) throw new Error(`${join(dir, `${name}.bin`)}: damaged (${b.byteLength} bytes, expected ${need})`);
+  if (b.byteLength !== need)
+    throw new Error(`${join(dir, `${name}.bin`)}: damaged (${b.byteLength} bytes, expected ${need})`);
   // decode one spec at a time so that equal names (none expected) cannot collapse in a map
   const tensors: Named[] = [];
   let off = 0;

@@ -179,7 +179,12 @@ class KerasModel implements EngineModel {
       // getWeights makes a new scalar for the step count on every call; the rest are the optimizer's own variables
       slots.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
     }
-    if (this.best) await writeTensors(dir, 'best', this.best.map((tensor, i) => ({ name: `w${i}`, tensor })));
+    if (this.best)
+      await writeTensors(
+        dir,
+        'best',
+        this.best.map((tensor, i) => ({ name: `w${i}`, tensor })),
+      );
     if (this.average)
       await writeTensors(
         dir,
@@ -209,7 +214,9 @@ class KerasModel implements EngineModel {
     const names = opt.meta.variables as string[];
     const now = this.model.trainableWeights.map((w) => w.name);
     if (!Array.isArray(names) || names.length !== now.length)
-      throw new Error(`${dir}/optimizer.json: its state is for ${names?.length} variables, this model has ${now.length}`);
+      throw new Error(
+        `${dir}/optimizer.json: its state is for ${names?.length} variables, this model has ${now.length}`,
+      );
     const rename = new Map(names.map((n, i) => [n, now[i]]));
     await this.optimizer.setWeights(
       opt.tensors.map(({ name, tensor }) => {

@@ -185,7 +185,10 @@ class PytorchModel implements EngineModel {
   async saveTrainingState(dir: string): Promise<void> {
     const opt = this.optimizer();
     await this.save(dir);
-    writeFileAtomic(join(dir, OPTIMIZER_PT), torch.withDisposeScope(() => torch.save(opt.stateDict())));
+    writeFileAtomic(
+      join(dir, OPTIMIZER_PT),
+      torch.withDisposeScope(() => torch.save(opt.stateDict())),
+    );
     if (this.best) writeFileAtomic(join(dir, BEST_PT), torch.saveStateDict(this.best));
     if (this.average) {
       const keys = [...this.model.stateDict().keys()];
@@ -204,7 +207,8 @@ class PytorchModel implements EngineModel {
       try {
         for (const [k, t] of target) {
           const v = sd.get(k);
-          if (!v || v.shape.join() !== t.shape.join()) throw new Error(`${join(dir, f)}: '${k}' is missing or has another shape`);
+          if (!v || v.shape.join() !== t.shape.join())
+            throw new Error(`${join(dir, f)}: '${k}' is missing or has another shape`);
           torch.noGrad(() => t.copy_(v));
         }
       } finally {
@@ -219,11 +223,13 @@ class PytorchModel implements EngineModel {
     } finally {
       weights.forEach((t) => t.dispose());
     }
-    const state = torch.withDisposeScope(() => torch.loadObject(readFileSync(join(dir, OPTIMIZER_PT)), join(dir, OPTIMIZER_PT)));
+    const file = join(dir, OPTIMIZER_PT);
     try {
-      opt.loadStateDict(state);
+      // loadStateDict copies what it keeps: the loaded tensors go with the scope
+      torch.withDisposeScope(() => opt.loadStateDict(torch.loadObject(readFileSync(file), file)));
     } catch (e) {
-      throw new Error(`${join(dir, OPTIMIZER_PT)}: ${(e as Error).message}`, { cause: e });
+      const m = (e as Error).message;
+      throw new Error(m.startsWith(file) ? m : `${file}: ${m}`, { cause: e });
     }
     this.best?.forEach((t) => t.dispose());
     this.best = existsSync(join(dir, BEST_PT)) ? read(BEST_PT) : null;
@@ -242,6 +248,8 @@ class PytorchModel implements EngineModel {
     this.best = null;
     this.average?.dispose();
     this.average = null;
+    this.opt?.dispose();
+    this.opt = null;
     this.model.dispose();
   }
 }

@@ -47,7 +47,9 @@ export interface Checkpoint {
 }
 
 export const checkpointName = (epoch: number, batch: number) =>
-  batch === 0 ? String(epoch).padStart(4, '0') : `${String(epoch + 1).padStart(4, '0')}-b${String(batch).padStart(6, '0')}`;
+  batch === 0
+    ? String(epoch).padStart(4, '0')
+    : `${String(epoch + 1).padStart(4, '0')}-b${String(batch).padStart(6, '0')}`;
 
 let writes = 0;
 
@@ -101,7 +103,8 @@ export async function writeCheckpoint(
   pauseAt('folder', root);
   writeFileAtomic(join(root, LATEST), `${name}\n`);
   pauseAt('pointer', root);
-  for (const f of readdirSync(root)) if (f !== name && f !== LATEST) rmSync(join(root, f), { recursive: true, force: true });
+  for (const f of readdirSync(root))
+    if (f !== name && f !== LATEST) rmSync(join(root, f), { recursive: true, force: true });
   return dir;
 }
 

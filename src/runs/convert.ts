@@ -197,10 +197,7 @@ export async function convertRun(
 
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
-  const tmp = join(
-    parent,
-    `.${basename(target)}.tmp-${tempTag()}`,
-  );
+  const tmp = join(parent, `.${basename(target)}.tmp-${tempTag()}`);
   mkdirSync(tmp);
   try {
     // the weights, in the target's format

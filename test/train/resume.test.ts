@@ -81,7 +81,10 @@ for (const framework of ['pytorch', 'keras'] as const) {
       res.history.forEach((h, i) => {
         const o = ref.history[i];
         for (const k of ['loss', 'accuracy', 'valLoss', 'valAccuracy'] as const)
-          assert.ok(Math.abs(h[k]! - o[k]!) <= tol, `epoch ${h.epoch} ${k}: ${h[k]} resumed, ${o[k]} whole (stop ${at})`);
+          assert.ok(
+            Math.abs(h[k]! - o[k]!) <= tol,
+            `epoch ${h.epoch} ${k}: ${h[k]} resumed, ${o[k]} whole (stop ${at})`,
+          );
       });
       if (tol === 0) assert.deepEqual(weights(res, cfg.out), weights(ref, whole.out), `final weights (stop ${at})`);
       else assert.ok(maxDiff(weights(res, cfg.out), weights(ref, whole.out)) <= tol, `final weights (stop ${at})`);

@@ -128,10 +128,18 @@ export abstract class Optimizer {
   }
   protected abstract update(p: Tensor, grad: Tensor, index: number): void;
 
-  /** Optimizer state lives across steps: keep it out of any dispose scope. */
+  private readonly owned = new Set<Tensor>();
+  /** Optimizer state lives across steps: keep it out of any dispose scope (dispose() frees it). */
   protected state(t: Tensor): Tensor {
     currentScope()?.detach(t);
+    this.owned.add(t);
     return t;
+  }
+
+  /** Frees the optimizer's state (moments, momentum buffers) now, rather than when the finalizers get to it. */
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned.clear();
   }
 
   /** The value of a param_groups key that is the optimizer's own (lr, betas, ...), as Python holds it. */
