@@ -155,6 +155,11 @@ export class BatchIterator {
   restore(s: { order: Int32Array; random: number; epochs: number }): void {
     if (s.order.length !== this.size)
       throw new Error(`the saved data order has ${s.order.length} entries, but this split has ${this.size} images`);
+    // a permutation of the same indices, or the batches would read other images (or none)
+    const a = Int32Array.from(s.order).sort();
+    const b = Int32Array.from(this.order).sort();
+    if (a.some((v, i) => v !== b[i]))
+      throw new Error(`the saved data order is not a permutation of this split's ${this.size} images`);
     this.order.set(s.order);
     this.random.state = s.random;
     this.epochsStarted = s.epochs;

@@ -240,7 +240,11 @@ class PytorchModel implements EngineModel {
     const r = readJson<{ averageSteps: number; steps: number }>(join(dir, RANDOM_JSON), 'checkpoint random state');
     if (this.average) this.average.t = r.averageSteps;
     this.steps = r.steps;
-    torch.setRngState(new Uint8Array(readFileSync(join(dir, RANDOM_BIN))));
+    try {
+      torch.setRngState(new Uint8Array(readFileSync(join(dir, RANDOM_BIN))));
+    } catch (e) {
+      throw new Error(`${join(dir, RANDOM_BIN)}: damaged (${(e as Error).message})`, { cause: e });
+    }
   }
 
   dispose(): void {

@@ -10,12 +10,39 @@
 // `latest` naming a complete checkpoint: the old one or the new one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { fsyncDir, readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsutil.js';
 import { readChecksums, SHA256SUMS, verifyChecksums, writeChecksums } from './checksums.js';
 import { makeConfig, type TrainConfig } from './config.js';
 import type { EpochRecord } from './files.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
+
+const count = z.number().int().min(0);
+const finite = z.number().finite();
+const STATE_SCHEMA = z.strictObject({
+  version: z.literal(1),
+  config: z.record(z.string(), z.unknown()),
+  epoch: count,
+  batch: count,
+  partial: z.strictObject({ lossSum: finite, correct: count, seen: count, seconds: finite }),
+  history: z.array(
+    z.strictObject({
+      epoch: count,
+      loss: finite,
+      accuracy: finite,
+      valLoss: finite.nullable(),
+      valAccuracy: finite.nullable(),
+      seconds: finite,
+      rssMB: finite,
+    }),
+  ),
+  best: z.strictObject({ loss: finite.nullable(), epoch: count }),
+  stale: count,
+  stoppedEarly: z.boolean(),
+  random: z.strictObject({ batches: count, batchEpochs: count, augment: count }),
+  savedAt: z.string(),
+});
 const LATEST = 'latest';
 const STATE_JSON = 'state.json';
 const ORDER_BIN = 'order.bin';
@@ -125,9 +152,21 @@ export function readCheckpoint(out: string): Checkpoint | null {
   if (!existsSync(dir)) throw new Error(`${join(root, LATEST)}: names ${name}, which is not there`);
   if (!readChecksums(dir)) throw new Error(`${join(dir, SHA256SUMS)}: missing (the checkpoint is damaged)`);
   verifyChecksums(dir);
-  const state = readJson<LoopState>(join(dir, STATE_JSON), 'checkpoint state');
-  if (state.version !== VERSION || !state.config || !Array.isArray(state.history))
-    throw new Error(`${join(dir, STATE_JSON)}: not a checkpoint state of this fmnist (version ${state.version})`);
+  const file = join(dir, STATE_JSON);
+  const raw = readJson<LoopState>(file, 'checkpoint state');
+  if (raw?.version !== VERSION)
+    throw new Error(`${file}: not a checkpoint state of this fmnist (version ${raw?.version})`);
+  const parsed = STATE_SCHEMA.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new Error(`${file}: damaged (${i.path.join('.') || 'the state'}: ${i.message})`);
+  }
+  const state = parsed.data as unknown as LoopState;
+  try {
+    state.config = makeConfig(parsed.data.config);
+  } catch (e) {
+    throw new Error(`${file}: damaged (${(e as Error).message})`, { cause: e });
+  }
   const bytes = readFileSync(join(dir, ORDER_BIN));
   if (bytes.byteLength % 4) throw new Error(`${join(dir, ORDER_BIN)}: damaged (not a whole number of int32s)`);
   const order = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));

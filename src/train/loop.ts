@@ -162,7 +162,11 @@ async function fit(
   if (resume) {
     const s = resume.state;
     await model.loadTrainingState(resume.dir);
-    batches.restore({ order: resume.order, random: s.random.batches, epochs: s.random.batchEpochs });
+    try {
+      batches.restore({ order: resume.order, random: s.random.batches, epochs: s.random.batchEpochs });
+    } catch (e) {
+      throw new Error(`${join(resume.dir, 'order.bin')}: damaged (${(e as Error).message})`, { cause: e });
+    }
     augmenter.rng.state = s.random.augment;
     history = s.history;
     bestLoss = s.best.loss ?? Infinity;
