@@ -121,16 +121,8 @@ test('--resume refuses a changed config, a folder without checkpoints and --epoc
 // Every file of a checkpoint, damaged: with its SHA256SUMS the damage is named before anything is loaded; with
 // SHA256SUMS rewritten over the damage (as a buggy writer might leave it), the parsers still refuse it with a
 // message naming the file. Never a crash, never a resumed run on bad state.
-test('a damaged checkpoint is refused with one line naming the file, with and without its checksums', async () => {
-  const { cli } = await import('../helpers/cli.js');
-  const { writeChecksums } = await import('../../src/runs/checksums.js');
-  const { cpSync, readdirSync, writeFileSync } = await import('node:fs');
-  const cfg = config('pytorch', join(root, 'damaged-src'));
-  const data = await prepareData(cfg);
-  await interrupted(cfg, data, [2, 3]);
-  const name = readFileSync(join(cfg.out, 'checkpoint', 'latest'), 'utf8').trim();
-  const files = readdirSync(join(cfg.out, 'checkpoint', name)).filter((f) => f !== 'SHA256SUMS');
-  assert.deepEqual(files.sort(), [
+const CHECKPOINT_FILES = {
+  pytorch: [
     'average.pt',
     'best.pt',
     'engine.json',
@@ -139,42 +131,69 @@ test('a damaged checkpoint is refused with one line naming the file, with and wi
     'order.bin',
     'rng-state.bin',
     'state.json',
-  ]);
-  const damages: [string, (b: Buffer) => Buffer][] = [
-    ['truncated', (b) => b.subarray(0, Math.floor(b.length / 2))],
-    ['wrong magic', (b) => Buffer.concat([Buffer.from('XXXX'), b.subarray(4)])],
-    ['a flipped bit', (b) => (((b = Buffer.from(b)), (b[Math.floor(b.length / 3)] ^= 0x10)), b)],
-  ];
-  let n = 0;
-  for (const file of files)
-    for (const [what, damage] of damages)
-      for (const sums of [true, false]) {
-        const dir = join(root, `damaged-${n++}`);
-        cpSync(cfg.out, dir, { recursive: true });
-        const path = join(dir, 'checkpoint', name, file);
-        writeFileSync(path, damage(readFileSync(path)));
-        if (!sums) writeChecksums(join(dir, 'checkpoint', name));
-        const r = await cli(['train', '--resume', dir]);
-        const label = `${file}, ${what}, ${sums ? 'with' : 'without'} checksums`;
-        if (!sums && r.exitCode === 0) {
-          // without checksums, a same-length change of raw bytes (the generator's state has no header at all), or
-          // a flipped bit in a float or a JSON number, cannot be told from a value: it trains on
-          assert.ok(what === 'a flipped bit' || file === 'rng-state.bin', `${label}: went unnoticed`);
-          continue;
+  ],
+  keras: [
+    'average.bin',
+    'average.json',
+    'best.bin',
+    'best.json',
+    'model.json',
+    'optimizer.bin',
+    'optimizer.json',
+    'order.bin',
+    'random.json',
+    'state.json',
+    'weights.bin',
+  ],
+};
+
+for (const framework of ['pytorch', 'keras'] as const)
+  test(`${framework}: a damaged checkpoint is refused with one line naming the file, with and without its checksums`, async () => {
+    const { cli } = await import('../helpers/cli.js');
+    const { writeChecksums } = await import('../../src/runs/checksums.js');
+    const { cpSync, readdirSync, writeFileSync } = await import('node:fs');
+    const cfg = config(framework, join(root, `damaged-src-${framework}`));
+    const data = await prepareData(cfg);
+    await interrupted(cfg, data, [2, 3]);
+    const name = readFileSync(join(cfg.out, 'checkpoint', 'latest'), 'utf8').trim();
+    const files = readdirSync(join(cfg.out, 'checkpoint', name)).filter((f) => f !== 'SHA256SUMS');
+    assert.deepEqual(files.sort(), CHECKPOINT_FILES[framework]);
+    const damages: [string, (b: Buffer) => Buffer][] = [
+      ['truncated', (b) => b.subarray(0, Math.floor(b.length / 2))],
+      ['wrong magic', (b) => Buffer.concat([Buffer.from('XXXX'), b.subarray(4)])],
+      ['a flipped bit', (b) => (((b = Buffer.from(b)), (b[Math.floor(b.length / 3)] ^= 0x10)), b)],
+    ];
+    let n = 0;
+    for (const file of files)
+      for (const [what, damage] of damages)
+        for (const sums of [true, false]) {
+          const dir = join(root, `damaged-${framework}-${n++}`);
+          cpSync(cfg.out, dir, { recursive: true });
+          const path = join(dir, 'checkpoint', name, file);
+          writeFileSync(path, damage(readFileSync(path)));
+          if (!sums) writeChecksums(join(dir, 'checkpoint', name));
+          const r = await cli(['train', '--resume', dir]);
+          const label = `${file}, ${what}, ${sums ? 'with' : 'without'} checksums`;
+          if (!sums && r.exitCode === 0) {
+            // without checksums, a same-length change of raw bytes (.bin files: floats, the generator's state, with no
+            // header at all), or
+            // a flipped bit in a float or a JSON number, cannot be told from a value: it trains on
+            assert.ok(what === 'a flipped bit' || file.endsWith('.bin'), `${label}: went unnoticed`);
+            continue;
+          }
+          assert.equal(r.exitCode, 1, `${label}: exit code (${r.stderr})`);
+          const lines = r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => !l.startsWith('fmnist: note:'));
+          assert.equal(lines.length, 1, `${label}: one line\n${r.stderr}`);
+          assert.ok(lines[0].includes(sums ? `${path}: damaged` : path), `${label}: names the file: ${lines[0]}`);
         }
-        assert.equal(r.exitCode, 1, `${label}: exit code (${r.stderr})`);
-        const lines = r.stderr
-          .trim()
-          .split('\n')
-          .filter((l) => !l.startsWith('fmnist: note:'));
-        assert.equal(lines.length, 1, `${label}: one line\n${r.stderr}`);
-        assert.ok(lines[0].includes(sums ? `${path}: damaged` : path), `${label}: names the file: ${lines[0]}`);
-      }
-  // the pointer itself
-  const dir = join(root, 'damaged-latest');
-  cpSync(cfg.out, dir, { recursive: true });
-  writeFileSync(join(dir, 'checkpoint', 'latest'), 'garbage\n');
-  assert.match((await cli(['train', '--resume', dir])).stderr, /checkpoint\/latest: damaged/);
-  writeFileSync(join(dir, 'checkpoint', 'latest'), '0009\n');
-  assert.match((await cli(['train', '--resume', dir])).stderr, /checkpoint\/latest: names 0009, which is not there/);
-});
+    // the pointer itself
+    const dir = join(root, `damaged-latest-${framework}`);
+    cpSync(cfg.out, dir, { recursive: true });
+    writeFileSync(join(dir, 'checkpoint', 'latest'), 'garbage\n');
+    assert.match((await cli(['train', '--resume', dir])).stderr, /checkpoint\/latest: damaged/);
+    writeFileSync(join(dir, 'checkpoint', 'latest'), '0009\n');
+    assert.match((await cli(['train', '--resume', dir])).stderr, /checkpoint\/latest: names 0009, which is not there/);
+  });
