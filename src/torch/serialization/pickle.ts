@@ -52,6 +52,7 @@ export function pyTypeName(v: unknown): string {
   if (Array.isArray(v)) return 'list';
   if (v instanceof PyTuple) return 'tuple';
   if (v instanceof PyDict) return v.ordered ? 'OrderedDict' : 'dict';
+  if (typeof v !== 'object') return 'nothing'; // undefined: a missing item
   const d = (v as { describe?: () => string }).describe;
   return typeof d === 'function' ? d.call(v) : 'object';
 }

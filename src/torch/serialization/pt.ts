@@ -309,10 +309,22 @@ class Hooks implements UnpickleHooks {
 /** The persistent id of a storage: ('storage', type, key, location, numel[, view_metadata]). */
 function storagePid(pid: unknown, legacy: boolean) {
   const items = pid instanceof PyTuple ? pid.items : null;
-  if (!items || items[0] !== 'storage')
-    fail(
-      `a persistent id is ${items ? `a tuple starting with ${pyTypeName(items[0])} ${JSON.stringify(items[0] ?? null)}` : `a ${pyTypeName(pid)}`}, not a storage`,
-    );
+  if (!items || items[0] !== 'storage') {
+    // the first item as Python would show it, for the simple types (JSON.stringify cannot take a bigint)
+    const first = items?.[0];
+    const shown =
+      typeof first === 'string'
+        ? ` ${JSON.stringify(first.slice(0, 40))}`
+        : typeof first === 'number' || typeof first === 'bigint'
+          ? ` ${first}`
+          : '';
+    const what = !items
+      ? `a ${pyTypeName(pid)}`
+      : items.length
+        ? `a tuple starting with ${pyTypeName(first)}${shown}`
+        : 'an empty tuple';
+    fail(`a persistent id is ${what}, not a storage`);
+  }
   if (items.length !== (legacy ? 6 : 5))
     fail(`a storage's persistent id has ${items.length} fields (expected ${legacy ? 6 : 5})`);
   const [, type, key, location, numel, view] = items;

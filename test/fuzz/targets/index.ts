@@ -4,6 +4,7 @@ import type { FuzzTarget } from '../harness.js';
 const TARGETS: Record<string, () => Promise<{ target: FuzzTarget }>> = {
   idx: () => import('./idx.js'),
   image: () => import('./image.js'),
+  pt: () => import('./pt.js'),
 };
 
 export const TARGET_NAMES = Object.keys(TARGETS);
