@@ -5,6 +5,7 @@ const TARGETS: Record<string, () => Promise<{ target: FuzzTarget }>> = {
   idx: () => import('./idx.js'),
   image: () => import('./image.js'),
   pt: () => import('./pt.js'),
+  config: () => import('./config.js'),
 };
 
 export const TARGET_NAMES = Object.keys(TARGETS);
