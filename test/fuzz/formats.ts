@@ -20,7 +20,13 @@ const u32be = (v: number) => {
 
 export const PNG_SIG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-export const PNG_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+export const PNG_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 const ADAM7 = [
   [0, 0, 8, 8],
   [4, 0, 8, 8],
@@ -50,7 +56,7 @@ export function readPngChunks(b: Uint8Array): PngChunk[] | null {
   if (b.length < 8 || PNG_SIG.some((x, i) => b[i] !== x)) return null;
   const out: PngChunk[] = [];
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let i = 8; i + 12 <= b.length; ) {
+  for (let i = 8; i + 12 <= b.length;) {
     const len = dv.getUint32(i);
     if (i + 12 + len > b.length) break;
     out.push({ type: String.fromCharCode(...b.subarray(i + 4, i + 8)), data: b.slice(i + 8, i + 8 + len) });
@@ -64,7 +70,7 @@ export function fixPngCrcs(b: Uint8Array): Uint8Array {
   if (b.length < 8 || PNG_SIG.some((x, i) => b[i] !== x)) return b;
   const out = b.slice();
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  for (let i = 8; i + 12 <= out.length; ) {
+  for (let i = 8; i + 12 <= out.length;) {
     const len = dv.getUint32(i);
     if (i + 12 + len > out.length) break;
     dv.setUint32(i + 8 + len, crc32(out.subarray(i + 4, i + 8 + len)));
@@ -121,7 +127,13 @@ export function pngRaw(s: PngSpec): Uint8Array {
   return concat(ADAM7.map(([x0, y0, dx, dy]) => scanlines(s, x0, y0, dx, dy)));
 }
 
-export function ihdr(width: number, height: number, bitDepth: number, colorType: number, interlace: number): Uint8Array {
+export function ihdr(
+  width: number,
+  height: number,
+  bitDepth: number,
+  colorType: number,
+  interlace: number,
+): Uint8Array {
   const b = Buffer.alloc(13);
   b.writeUInt32BE(width >>> 0, 0);
   b.writeUInt32BE(height >>> 0, 4);
@@ -132,11 +144,14 @@ export function ihdr(width: number, height: number, bitDepth: number, colorType:
 }
 
 export function encodePng(s: PngSpec): Uint8Array {
-  const chunks: PngChunk[] = [{ type: 'IHDR', data: ihdr(s.width, s.height, s.bitDepth, s.colorType, s.interlace ? 1 : 0) }];
+  const chunks: PngChunk[] = [
+    { type: 'IHDR', data: ihdr(s.width, s.height, s.bitDepth, s.colorType, s.interlace ? 1 : 0) },
+  ];
   if (s.colorType === 3) {
     const n = s.palette ?? 1 << Math.min(8, s.bitDepth);
     chunks.push({ type: 'PLTE', data: Uint8Array.from({ length: n * 3 }, (_, i) => (i * 37) & 0xff) });
-    if (s.transparent) chunks.push({ type: 'tRNS', data: Uint8Array.from({ length: s.transparent }, (_, i) => (i * 91) & 0xff) });
+    if (s.transparent)
+      chunks.push({ type: 'tRNS', data: Uint8Array.from({ length: s.transparent }, (_, i) => (i * 91) & 0xff) });
   }
   const z = deflateSync(pngRaw(s));
   const parts = Math.max(1, s.idatChunks ?? 1);
@@ -160,7 +175,8 @@ export function randomPngSpec(rng: Rng): PngSpec {
     colorType,
     bitDepth,
     interlace: rng.chance(0.4),
-    sample: (x, y, c) => (kind === 0 ? ((x * 7 + y * 13 + c * 5) & max) : kind === 1 ? (x + y) % 2 ? max : 0 : (rng.u32() & max)),
+    sample: (x, y, c) =>
+      kind === 0 ? (x * 7 + y * 13 + c * 5) & max : kind === 1 ? ((x + y) % 2 ? max : 0) : rng.u32() & max,
     filter: rng.chance(0.5) ? () => rng.int(rng.chance(0.95) ? 5 : 256) : undefined,
     palette: colorType === 3 ? rng.range(1, 1 << Math.min(8, bitDepth)) : undefined,
     transparent: colorType === 3 && rng.chance(0.5) ? rng.range(1, 4) : undefined,
@@ -175,7 +191,9 @@ export function bigPng(rng: Rng): Uint8Array {
   const colorType = rng.pick([0, 2, 3, 4, 6]);
   const bitDepth = rng.pick(PNG_DEPTHS[colorType]);
   const raw = rng.chance(0.5) ? rng.bytes(rng.int(2000)) : new Uint8Array(rng.pick([0, 100, 100_000]));
-  const chunks: PngChunk[] = [{ type: 'IHDR', data: ihdr(width, height, bitDepth, colorType, rng.chance(0.5) ? 1 : 0) }];
+  const chunks: PngChunk[] = [
+    { type: 'IHDR', data: ihdr(width, height, bitDepth, colorType, rng.chance(0.5) ? 1 : 0) },
+  ];
   if (colorType === 3) chunks.push({ type: 'PLTE', data: new Uint8Array(48) });
   chunks.push({ type: 'IDAT', data: deflateSync(raw) }, { type: 'IEND', data: new Uint8Array(0) });
   return writePngChunks(chunks);
@@ -194,7 +212,10 @@ export function mutatePng(input: Uint8Array, rng: Rng, other: Uint8Array): Uint8
     const d = Buffer.from(hdr.data);
     switch (rng.int(6)) {
       case 0:
-        d.writeUInt32BE(rng.pick([0, 1, 2, 27, 28, 29, 4000, 65535, 0x7fffffff, ...INTERESTING_32]) >>> 0, rng.chance(0.5) ? 0 : 4);
+        d.writeUInt32BE(
+          rng.pick([0, 1, 2, 27, 28, 29, 4000, 65535, 0x7fffffff, ...INTERESTING_32]) >>> 0,
+          rng.chance(0.5) ? 0 : 4,
+        );
         break;
       case 1:
         d.writeUInt32BE((d.readUInt32BE(rng.chance(0.5) ? 0 : 4) + rng.range(-3, 3)) >>> 0, rng.chance(0.5) ? 0 : 4);
@@ -225,7 +246,10 @@ export function mutatePng(input: Uint8Array, rng: Rng, other: Uint8Array): Uint8
     }
     const z = deflateSync(mutateBytes(raw, rng, raw));
     const rest = chunks.filter((c) => c.type !== 'IDAT');
-    const at = Math.max(1, rest.findIndex((c) => c.type === 'IEND'));
+    const at = Math.max(
+      1,
+      rest.findIndex((c) => c.type === 'IEND'),
+    );
     rest.splice(at < 0 ? rest.length : at, 0, { type: 'IDAT', data: z });
     return writePngChunks(rest);
   }
@@ -245,7 +269,20 @@ export function mutatePng(input: Uint8Array, rng: Rng, other: Uint8Array): Uint8
     }
     default:
       chunks.splice(rng.int(chunks.length + 1), 0, {
-        type: rng.pick(['PLTE', 'tRNS', 'IDAT', 'IEND', 'gAMA', 'tEXt', 'zTXt', 'iCCP', 'sBIT', 'Abcd', 'abcd', 'IHDR']),
+        type: rng.pick([
+          'PLTE',
+          'tRNS',
+          'IDAT',
+          'IEND',
+          'gAMA',
+          'tEXt',
+          'zTXt',
+          'iCCP',
+          'sBIT',
+          'Abcd',
+          'abcd',
+          'IHDR',
+        ]),
         data: rng.bytes(rng.pick([0, 1, 3, 4, 13, 30, 768, 1000])),
       });
   }
@@ -310,14 +347,19 @@ export function mutateJpeg(input: Uint8Array, rng: Rng, other: Uint8Array): Uint
       break;
     case 2: {
       // the frame header: precision, height, width, components and their sampling and tables
-      const sof = segs.find((x) => x.marker >= 0xc0 && x.marker <= 0xcf && x.marker !== 0xc4 && x.marker !== 0xc8 && x.marker !== 0xcc);
+      const sof = segs.find(
+        (x) => x.marker >= 0xc0 && x.marker <= 0xcf && x.marker !== 0xc4 && x.marker !== 0xc8 && x.marker !== 0xcc,
+      );
       if (!sof || sof.data.length < 6) break;
       const d = Buffer.from(sof.data);
       const f = rng.int(5);
       if (f === 0) d[0] = rng.pick([0, 1, 8, 12, 16, 255]);
       else if (f === 1) d.writeUInt16BE(rng.pick([0, 1, 7, 8, 9, 16, 17, 4000, 0xffff]), rng.chance(0.5) ? 1 : 3);
       else if (f === 2) d[5] = rng.pick([0, 1, 2, 3, 4, 5, 255]);
-      else if (d.length > 7) d[6 + 3 * rng.int(Math.max(1, (d.length - 6) / 3)) + 1 + rng.int(2)] = rng.pick([0, 0x11, 0x22, 0x44, 0x41, 0x14, 0xff, 3, 4]);
+      else if (d.length > 7)
+        d[6 + 3 * rng.int(Math.max(1, (d.length - 6) / 3)) + 1 + rng.int(2)] = rng.pick([
+          0, 0x11, 0x22, 0x44, 0x41, 0x14, 0xff, 3, 4,
+        ]);
       sof.data = d;
       break;
     }

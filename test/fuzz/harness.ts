@@ -225,7 +225,7 @@ async function shrink(
   let tries = 0;
   let best = input;
   for (let n = best.length >> 1; n >= 1 && tries < 400 && Date.now() < until; n >>= 1) {
-    for (let at = 0; at + n <= best.length && tries < 400 && Date.now() < until; ) {
+    for (let at = 0; at + n <= best.length && tries < 400 && Date.now() < until;) {
       const cand = new Uint8Array(best.length - n);
       cand.set(best.subarray(0, at));
       cand.set(best.subarray(at + n), at);
@@ -300,7 +300,13 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
         replay: o.replay,
         onFailure: (f) => merge(failures, f),
       });
-      return { target: name, executions: r.executions, seconds: (Date.now() - t0) / 1000, failures: [...failures.values()], corpus: r.corpus };
+      return {
+        target: name,
+        executions: r.executions,
+        seconds: (Date.now() - t0) / 1000,
+        failures: [...failures.values()],
+        corpus: r.corpus,
+      };
     } finally {
       await target.close?.();
     }
@@ -384,8 +390,10 @@ async function fuzzInChild(
     for (let restarts = 0; ; restarts++) {
       writeFileSync(progressFile, Buffer.alloc(12));
       const end = executions === Infinity ? 0xffffffff : executions;
-      const r = await oneChild(name, { target: name, seed, start, end, deadline, progressFile, seedsFile, replayFile }, (f) =>
-        merge(failures, f),
+      const r = await oneChild(
+        name,
+        { target: name, seed, start, end, deadline, progressFile, seedsFile, replayFile },
+        (f) => merge(failures, f),
       );
       corpus = Math.max(corpus, r.corpus);
       if (r.completed) {
@@ -393,7 +401,8 @@ async function fuzzInChild(
         break;
       }
       // it died or hung at r.at: that input is the failure; go on after it
-      if (r.at < 0) throw new Error(`fuzz target ${name}: the child process failed before its first execution (${r.why})`);
+      if (r.at < 0)
+        throw new Error(`fuzz target ${name}: the child process failed before its first execution (${r.why})`);
       merge(failures, r.failure!);
       start = r.at + 1;
       done = start;
@@ -403,7 +412,13 @@ async function fuzzInChild(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { target: name, executions: done, seconds: (Date.now() - t0) / 1000, failures: [...failures.values()], corpus };
+  return {
+    target: name,
+    executions: done,
+    seconds: (Date.now() - t0) / 1000,
+    failures: [...failures.values()],
+    corpus,
+  };
 }
 
 interface ChildRun {
@@ -453,7 +468,8 @@ function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => vo
     }
   }, 100);
   child.on('message', (m: ChildMessage) => {
-    if (m.type === 'failure') onFailure({ ...m.failure, input: new Uint8Array(Buffer.from(m.failure.input, 'base64')) });
+    if (m.type === 'failure')
+      onFailure({ ...m.failure, input: new Uint8Array(Buffer.from(m.failure.input, 'base64')) });
     else if (m.type === 'started') {
       started = true;
       timeoutMs = m.timeoutMs;

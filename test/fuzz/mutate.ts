@@ -188,7 +188,17 @@ export const BYTE_MUTATORS: Record<string, ByteMutator> = {
       const le = rng.chance(0.5);
       const v = wide ? dv.getUint32(at, le) : dv.getUint16(at, le);
       if (v === 0 || v > out.length * 2) continue;
-      const moves = [v + 1, v - 1, v + rng.range(2, 64), v - rng.range(2, 64), v * 2, v >>> 1, 0, 0xffffffff, v + out.length];
+      const moves = [
+        v + 1,
+        v - 1,
+        v + rng.range(2, 64),
+        v - rng.range(2, 64),
+        v * 2,
+        v >>> 1,
+        0,
+        0xffffffff,
+        v + out.length,
+      ];
       write(out, at, rng.pick(moves), w, le);
       return out;
     }
@@ -210,14 +220,77 @@ export function mutateBytes(input: Uint8Array, rng: Rng, other: Uint8Array = inp
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const NUMBERS = [
-  0, -0, 1, -1, 2, 0.5, -0.5, 0.999, 1e-7, 1e-300, 5e-324, 255, 256, 784, 1000, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32,
-  2 ** 53, 2 ** 53 + 2, 1e21, 1e308, -1e308, 1.7976931348623157e308, 0.1, 0.9, 3.14159,
+  0,
+  -0,
+  1,
+  -1,
+  2,
+  0.5,
+  -0.5,
+  0.999,
+  1e-7,
+  1e-300,
+  5e-324,
+  255,
+  256,
+  784,
+  1000,
+  65535,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  1e21,
+  1e308,
+  -1e308,
+  1.7976931348623157e308,
+  0.1,
+  0.9,
+  3.14159,
 ];
 const STRINGS = [
-  '', ' ', 'none', 'crop', 'crop,flip', 'crop,crop', ' crop , erase ', 'flip,', 'true', 'null', '0', '-1', '1e3',
-  'pytorch', 'keras', 'ensemble', 'cnn', 'dense', 'resnet', 'seed', 'modern', 'sgd', 'adam', 'cosine', 'onecycle',
-  'model.pt', 'model.json', 'run.json', '../model.pt', '.', '/', '__proto__', 'constructor', 'toString',
-  'x'.repeat(300), '\u0000', '\ud83d\udca5', 'é', '%s%n', '${x}', '<script>',
+  '',
+  ' ',
+  'none',
+  'crop',
+  'crop,flip',
+  'crop,crop',
+  ' crop , erase ',
+  'flip,',
+  'true',
+  'null',
+  '0',
+  '-1',
+  '1e3',
+  'pytorch',
+  'keras',
+  'ensemble',
+  'cnn',
+  'dense',
+  'resnet',
+  'seed',
+  'modern',
+  'sgd',
+  'adam',
+  'cosine',
+  'onecycle',
+  'model.pt',
+  'model.json',
+  'run.json',
+  '../model.pt',
+  '.',
+  '/',
+  '__proto__',
+  'constructor',
+  'toString',
+  'x'.repeat(300),
+  '\u0000',
+  '\ud83d\udca5',
+  'é',
+  '%s%n',
+  '${x}',
+  '<script>',
 ];
 
 /** A random JSON value, from a list of edge cases or random, nested at most `depth` deep. */
@@ -316,9 +389,14 @@ export function mutateJson(value: Json, rng: Rng, keys: readonly string[] = [], 
     case 5:
       return replace(rng.chance(0.5) ? [cur] : { value: cur });
     case 6:
-      if (typeof cur === 'number') return replace(rng.pick([cur + 1, cur - 1, -cur, cur * 2, cur / 3, Math.round(cur) + 0.5, 0]));
-      if (typeof cur === 'string') return replace(rng.pick([cur.slice(0, rng.int(cur.length + 1)), cur + cur, cur.toUpperCase(), `${cur},`, ` ${cur}`]));
-      if (Array.isArray(cur)) return replace(rng.chance(0.5) ? [...cur, ...cur] : cur.slice(0, rng.int(cur.length + 1)));
+      if (typeof cur === 'number')
+        return replace(rng.pick([cur + 1, cur - 1, -cur, cur * 2, cur / 3, Math.round(cur) + 0.5, 0]));
+      if (typeof cur === 'string')
+        return replace(
+          rng.pick([cur.slice(0, rng.int(cur.length + 1)), cur + cur, cur.toUpperCase(), `${cur},`, ` ${cur}`]),
+        );
+      if (Array.isArray(cur))
+        return replace(rng.chance(0.5) ? [...cur, ...cur] : cur.slice(0, rng.int(cur.length + 1)));
       return replace(randomJson(rng, 1, strings));
     case 7:
       return replace(strings.length ? rng.pick(strings) : randomJson(rng, 0));

@@ -17,12 +17,29 @@ export const target: FuzzTarget = {
     jsonBytes({}),
     jsonBytes({ framework: 'pytorch', model: 'cnn', epochs: 1, limit: 2000, testLimit: 500, out: 'runs/x' }),
     jsonBytes({ framework: 'keras', model: 'dense', recipe: 'modern', augment: 'crop,flip', cropPad: 2, eraseP: 0.5 }),
-    jsonBytes({ optimizer: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4, lrSchedule: 'onecycle', warmupEpochs: 2 }),
-    jsonBytes({ model: 'resnet', augment: ['crop', 'erase'], labelSmoothing: 0.1, ema: 0.999, valSplit: 0, patience: 0, threads: 1 }),
+    jsonBytes({
+      optimizer: 'sgd',
+      lr: 0.1,
+      momentum: 0.9,
+      nesterov: true,
+      weightDecay: 5e-4,
+      lrSchedule: 'onecycle',
+      warmupEpochs: 2,
+    }),
+    jsonBytes({
+      model: 'resnet',
+      augment: ['crop', 'erase'],
+      labelSmoothing: 0.1,
+      ema: 0.999,
+      valSplit: 0,
+      patience: 0,
+      threads: 1,
+    }),
   ],
   generate(rng) {
     const o: Record<string, Json> = {};
-    for (let k = rng.small(10, 0.8); k > 0; k--) o[rng.chance(0.9) ? rng.pick(KEYS) : rng.pick(['x', '__proto__', 'Epochs', ''])] = randomJson(rng, 2, STRINGS);
+    for (let k = rng.small(10, 0.8); k > 0; k--)
+      o[rng.chance(0.9) ? rng.pick(KEYS) : rng.pick(['x', '__proto__', 'Epochs', ''])] = randomJson(rng, 2, STRINGS);
     return jsonBytes(o);
   },
   mutate: (input, rng, other) => mutateJsonBytes(input, rng, other, KEYS, STRINGS),
@@ -37,7 +54,10 @@ export const target: FuzzTarget = {
     const cfg = makeConfig(v as Record<string, unknown>);
     // run.json keeps the config as JSON; reading it back must give the same config
     const back = makeConfig(JSON.parse(JSON.stringify(cfg)) as Record<string, unknown>);
-    invariant(isDeepStrictEqual(back, cfg), `the config changes through JSON: ${JSON.stringify(cfg)} -> ${JSON.stringify(back)}`);
+    invariant(
+      isDeepStrictEqual(back, cfg),
+      `the config changes through JSON: ${JSON.stringify(cfg)} -> ${JSON.stringify(back)}`,
+    );
     engineOptions(cfg);
     for (const [epoch, step] of [
       [1, 0],
@@ -45,9 +65,13 @@ export const target: FuzzTarget = {
       [cfg.epochs, 9],
     ]) {
       const lr = lrAt(cfg, epoch, step, 10);
-      invariant(Number.isFinite(lr) && lr >= 0 && lr <= cfg.lr * (1 + 1e-9), `lr ${lr} at epoch ${epoch} step ${step} of ${JSON.stringify(cfg)}`);
+      invariant(
+        Number.isFinite(lr) && lr >= 0 && lr <= cfg.lr * (1 + 1e-9),
+        `lr ${lr} at epoch ${epoch} step ${step} of ${JSON.stringify(cfg)}`,
+      );
     }
   },
-  expected: (e) => e instanceof Error && e.constructor === Error && e.message.startsWith('invalid config: ') && !unclear(e),
+  expected: (e) =>
+    e instanceof Error && e.constructor === Error && e.message.startsWith('invalid config: ') && !unclear(e),
   timeoutMs: 1000,
 };

@@ -36,7 +36,11 @@ function check(what: 'images' | 'labels', path: string, f: () => unknown): unkno
       const im = r as ReturnType<typeof readIdxImages>;
       invariant(im.images.length === im.count * im.rows * im.cols, `images: ${im.images.length} bytes for ${im.count}`);
       invariant(im.images.byteOffset === 0, 'images: not at the start of its buffer');
-    } else invariant((r as Uint8Array).every((x) => x < 10), 'labels: a label out of range got through');
+    } else
+      invariant(
+        (r as Uint8Array).every((x) => x < 10),
+        'labels: a label out of range got through',
+      );
     return null;
   } catch (e) {
     if (!expected(e)) throw e;
@@ -65,7 +69,12 @@ export const target: FuzzTarget = {
     const magic = rng.pick([0x803, 0x801, 0x802, 0x808, 0x0803_0000, 0x0d03, rng.u32()]);
     const ndim = magic === 0x801 ? 1 : magic === 0x803 ? 3 : rng.range(0, 4);
     const count = rng.chance(0.8) ? rng.int(4) : rng.pick([0xffffffff, 0x7fffffff, 60000, 1 << 20]);
-    const dims = [count, ...Array.from({ length: Math.max(0, ndim - 1) }, () => (rng.chance(0.8) ? 28 : rng.pick([0, 1, 27, 29, 0xffffffff])))];
+    const dims = [
+      count,
+      ...Array.from({ length: Math.max(0, ndim - 1) }, () =>
+        rng.chance(0.8) ? 28 : rng.pick([0, 1, 27, 29, 0xffffffff]),
+      ),
+    ];
     const per = dims.slice(1).reduce((a, b) => a * b, 1);
     const want = Math.min(count * per, 1 << 16);
     const body = rng.bytes(Math.max(0, want + (rng.chance(0.6) ? 0 : rng.range(-5, 5))));
@@ -103,7 +112,10 @@ export const target: FuzzTarget = {
     }
     if (bytes) {
       const b = bytes;
-      errors.push(check('images', path, () => parseIdxImages(b, path)), check('labels', path, () => parseIdxLabels(b, path)));
+      errors.push(
+        check('images', path, () => parseIdxImages(b, path)),
+        check('labels', path, () => parseIdxLabels(b, path)),
+      );
     }
     // an input is one kind of file at most, so a reader refuses it: the refusals together are the outcome
     const refusals = errors.filter((e): e is DataError => e instanceof DataError);

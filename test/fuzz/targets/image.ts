@@ -43,7 +43,8 @@ function pngjsOf(w: number, h: number, opts: { colorType?: 0 | 2 | 4 | 6; bitDep
 
 const spec = (s: Partial<PngSpec> & Pick<PngSpec, 'width' | 'height' | 'colorType' | 'bitDepth'>): PngSpec => ({
   interlace: false,
-  sample: (x, y, c) => (pattern(x, y, s.width, s.height) >> (8 - Math.min(8, s.bitDepth))) * (s.bitDepth === 16 ? 257 : 1) + c * 0,
+  sample: (x, y, c) =>
+    (pattern(x, y, s.width, s.height) >> (8 - Math.min(8, s.bitDepth))) * (s.bitDepth === 16 ? 257 : 1) + c * 0,
   ...s,
 });
 

@@ -6,6 +6,7 @@ const TARGETS: Record<string, () => Promise<{ target: FuzzTarget }>> = {
   image: () => import('./image.js'),
   pt: () => import('./pt.js'),
   config: () => import('./config.js'),
+  runjson: () => import('./runjson.js'),
 };
 
 export const TARGET_NAMES = Object.keys(TARGETS);

@@ -21,7 +21,8 @@ const u32le = (v: number) => {
 
 /** Snippets of pickle: opcodes with arguments, the globals PyTorch's files name, and some they must not. */
 function pickleSnippet(rng: Rng): Uint8Array {
-  const str = () => rng.pick(['storage', '0', '1', 'cpu', 'weight', 'bias', 'a', '', 'little', 'x'.repeat(rng.int(300))]);
+  const str = () =>
+    rng.pick(['storage', '0', '1', 'cpu', 'weight', 'bias', 'a', '', 'little', 'x'.repeat(rng.int(300))]);
   const u = (s: string) => concat([new Uint8Array([0x58]), u32le(s.length), latin1(s)]);
   const global = () =>
     latin1(
@@ -54,7 +55,9 @@ function pickleSnippet(rng: Rng): Uint8Array {
     case 4:
       return new Uint8Array([0x8a, 8, ...rng.bytes(8)]); // LONG1
     case 5:
-      return new Uint8Array([rng.pick([0x28, 0x74, 0x85, 0x86, 0x87, 0x29, 0x7d, 0x5d, 0x73, 0x75, 0x61, 0x65, 0x6c, 0x64])]);
+      return new Uint8Array([
+        rng.pick([0x28, 0x74, 0x85, 0x86, 0x87, 0x29, 0x7d, 0x5d, 0x73, 0x75, 0x61, 0x65, 0x6c, 0x64]),
+      ]);
     case 6:
       return new Uint8Array([rng.pick([0x52, 0x62, 0x51, 0x93, 0x94, 0x30, 0x31, 0x32, 0x2e, 0x4e, 0x88, 0x89])]);
     case 7:
@@ -95,7 +98,13 @@ function mutateArchive(records: ZipRecord[], rng: Rng): Uint8Array {
     x.data = mutateBytes(x.data, rng, x.data);
   } else if (r < 0.9) {
     const x = rng.pick(recs);
-    x.name = rng.pick([x.name.replace(/\/[^/]*$/, '/data.pkl'), `${x.name}x`, x.name.replace(/^[^/]+/, 'other'), x.name.slice(1), '']);
+    x.name = rng.pick([
+      x.name.replace(/\/[^/]*$/, '/data.pkl'),
+      `${x.name}x`,
+      x.name.replace(/^[^/]+/, 'other'),
+      x.name.slice(1),
+      '',
+    ]);
   } else if (r < 0.95) recs.splice(rng.int(recs.length), 1);
   else recs.push({ ...rng.pick(recs) }); // a duplicate name
   return writeZip(recs, { align: rng.chance(0.7) ? 64 : undefined, zip64: rng.chance(0.15) });
@@ -103,7 +112,13 @@ function mutateArchive(records: ZipRecord[], rng: Rng): Uint8Array {
 
 function tinyStateDict(): Uint8Array {
   const sd = new Map<string, torch.Tensor>([
-    ['fc.weight', torch.fromTypedArray(Float32Array.from({ length: 6 }, (_, i) => i / 7), [2, 3])],
+    [
+      'fc.weight',
+      torch.fromTypedArray(
+        Float32Array.from({ length: 6 }, (_, i) => i / 7),
+        [2, 3],
+      ),
+    ],
     ['fc.bias', torch.fromTypedArray(new Float32Array([0.5, -1]), [2])],
     ['bn.num_batches_tracked', torch.fromTypedArray(new BigInt64Array([3n]), [])],
   ]);
@@ -120,15 +135,24 @@ export const target: FuzzTarget = {
   name: 'pt',
   setup() {
     torch.setNumThreads(1);
-    const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.pt')).sort();
+    const files = readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.pt'))
+      .sort();
     seeds = [...files.map((f) => new Uint8Array(readFileSync(FIXTURES + f))), tinyStateDict()];
   },
   seeds: () => seeds,
   generateRate: 0.05,
   generate(rng) {
     // an archive whose data.pkl is made of snippets only
-    const pkl = concat([new Uint8Array([0x80, 2]), ...Array.from({ length: rng.small(30, 0.9) }, () => pickleSnippet(rng)), new Uint8Array([0x2e])]);
-    const recs: ZipRecord[] = [{ name: 'archive/data.pkl', data: pkl }, { name: 'archive/data/0', data: rng.bytes(rng.pick([0, 4, 8, 24])) }];
+    const pkl = concat([
+      new Uint8Array([0x80, 2]),
+      ...Array.from({ length: rng.small(30, 0.9) }, () => pickleSnippet(rng)),
+      new Uint8Array([0x2e]),
+    ]);
+    const recs: ZipRecord[] = [
+      { name: 'archive/data.pkl', data: pkl },
+      { name: 'archive/data/0', data: rng.bytes(rng.pick([0, 4, 8, 24])) },
+    ];
     if (rng.chance(0.5)) recs.push({ name: 'archive/version', data: latin1('3\n') });
     return writeZip(recs, { align: 64 });
   },
