@@ -145,6 +145,8 @@ async function readMultipart(
   // The form is read by hand, so Fastify's body limit does not apply: count the bytes here.
   const declared = Number(req.headers['content-length']);
   if (declared > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes);
+  // The body arrives while the form is read, here: until then, running out of time is the client's 408, not a 503.
+  if (req.serve) req.serve.bodyDone = false;
   let total = 0;
   try {
     const parts = req.parts({
@@ -162,6 +164,7 @@ async function readMultipart(
       p.catch(() => {}); // Awaited below; the first failure is reported.
       out.push(p);
     }
+    if (req.serve) req.serve.bodyDone = true;
   } catch (e) {
     if ((e as { code?: string }).code === 'FST_FILES_LIMIT')
       throw new HttpError(

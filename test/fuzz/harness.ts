@@ -34,7 +34,10 @@ export interface FuzzTarget {
   generateRate?: number;
   /** Structure-aware mutation (default: mutateBytes); `other` is another corpus entry, for splices. */
   mutate?(input: Uint8Array, rng: Rng, other: Uint8Array): Uint8Array;
-  /** Feeds one input to the code under test; may return a promise (awaited with the time limit). */
+  /**
+   * Feeds one input to the code under test; may return a promise (awaited with the time limit). A string it
+   * returns names the outcome (a status code...): inputs with a new outcome join the corpus, as new errors do.
+   */
   run(input: Uint8Array): unknown;
   /** True for the error the target answers bad input with (a DataError, a 4xx...); anything else is a failure. */
   expected(err: unknown): boolean;
@@ -186,9 +189,11 @@ async function execute(
 ): Promise<{ failure: { kind: FailureKind; err: unknown } | null; outcome: string }> {
   const limit = target.timeoutMs ?? 2000;
   const t0 = performance.now();
+  let outcome = 'ok';
   try {
-    const r = target.run(input);
-    if (r && typeof (r as Promise<unknown>).then === 'function') await withTimeout(r as Promise<unknown>, limit);
+    let r = target.run(input);
+    if (r && typeof (r as Promise<unknown>).then === 'function') r = await withTimeout(r as Promise<unknown>, limit);
+    if (typeof r === 'string') outcome = `ok ${messageShape(r).slice(0, 60)}`;
   } catch (err) {
     if (err instanceof Hang) return { failure: { kind: 'hang', err }, outcome: 'hang' };
     if (err instanceof InvariantError) return { failure: { kind: 'invariant', err }, outcome: 'invariant' };
@@ -200,10 +205,12 @@ async function execute(
   const ms = performance.now() - t0;
   if (ms > limit)
     return { failure: { kind: 'hang', err: new Hang(`took ${Math.round(ms)} ms (limit ${limit})`) }, outcome: 'hang' };
-  return { failure: null, outcome: 'ok' };
+  return { failure: null, outcome };
 }
 
 const MAX_CORPUS = 512;
+/** Bigger inputs (a 20 MB upload) run, but are not copied into the corpus to be mutated again and again. */
+const MAX_CORPUS_INPUT = 1 << 20;
 
 /** Makes input `index`: a generated one, or a corpus entry mutated. */
 function makeInput(target: FuzzTarget, corpus: Uint8Array[], rng: Rng): Uint8Array {
@@ -251,7 +258,7 @@ export async function runLoop(target: FuzzTarget, o: LoopOptions): Promise<{ exe
     const input = o.replay ? o.replay[i - o.start] : makeInput(target, corpus, execRng(o.seed, i));
     o.beforeRun?.(i, input);
     const r = await execute(target, input);
-    if (!seen.has(r.outcome) && !r.failure && corpus.length < MAX_CORPUS) {
+    if (!seen.has(r.outcome) && !r.failure && corpus.length < MAX_CORPUS && input.length <= MAX_CORPUS_INPUT) {
       seen.add(r.outcome);
       corpus.push(input);
     }

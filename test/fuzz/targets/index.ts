@@ -7,6 +7,7 @@ const TARGETS: Record<string, () => Promise<{ target: FuzzTarget }>> = {
   pt: () => import('./pt.js'),
   config: () => import('./config.js'),
   runjson: () => import('./runjson.js'),
+  serve: () => import('./serve.js'),
 };
 
 export const TARGET_NAMES = Object.keys(TARGETS);
