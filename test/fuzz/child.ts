@@ -55,6 +55,6 @@ process.once('message', async (start: ChildStart) => {
   }
   closeSync(fd);
   await target.close?.();
-  await send({ type: 'done', executions: r.executions, corpus: r.corpus, timeoutMs: target.timeoutMs ?? 2000 });
+  await send({ type: 'done', executions: r.executions, seeds: r.seeds, corpus: r.corpus });
   process.exit(0);
 });

@@ -70,7 +70,8 @@ export interface FuzzResult {
   seconds: number;
   /** Unique failures, in the order they were first seen. */
   failures: Failure[];
-  /** How many inputs the corpus grew to. */
+  /** How many seed inputs there were, and how many inputs the corpus grew to. */
+  seeds: number;
   corpus: number;
 }
 
@@ -247,7 +248,10 @@ async function shrink(
 }
 
 /** Runs the loop in this process, on a target already set up. */
-export async function runLoop(target: FuzzTarget, o: LoopOptions): Promise<{ executions: number; corpus: number }> {
+export async function runLoop(
+  target: FuzzTarget,
+  o: LoopOptions,
+): Promise<{ executions: number; seeds: number; corpus: number }> {
   const corpus = [...(o.seeds ?? [])];
   if (!o.replay && corpus.length === 0) throw new Error(`fuzz target ${target.name}: no seed inputs`);
   const seen = new Set<string>();
@@ -272,7 +276,7 @@ export async function runLoop(target: FuzzTarget, o: LoopOptions): Promise<{ exe
     failed.add(c.key);
     o.onFailure?.({ ...c, kind: r.failure.kind, input: small, execution: i, count: 1 });
   }
-  return { executions: i - o.start, corpus: corpus.length };
+  return { executions: i - o.start, seeds: o.seeds?.length ?? 0, corpus: corpus.length };
 }
 
 // ---- the parent side ----
@@ -312,6 +316,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzResult> {
         executions: r.executions,
         seconds: (Date.now() - t0) / 1000,
         failures: [...failures.values()],
+        seeds: r.seeds,
         corpus: r.corpus,
       };
     } finally {
@@ -326,7 +331,7 @@ export interface WireFailure extends Omit<Failure, 'input'> {
 }
 export type ChildMessage =
   | { type: 'failure'; failure: WireFailure }
-  | { type: 'done'; executions: number; corpus: number; timeoutMs: number }
+  | { type: 'done'; executions: number; seeds: number; corpus: number }
   | { type: 'started'; timeoutMs: number }
   | { type: 'setup-error'; message: string };
 export interface ChildStart {
@@ -391,8 +396,9 @@ async function fuzzInChild(
   if (o.seeds) writeFileSync((seedsFile = join(dir, 'seeds.bin')), packInputs(o.seeds));
   if (o.replay) writeFileSync((replayFile = join(dir, 'replay.bin')), packInputs(o.replay));
   let start = 0;
-  let done = 0;
+  let done: number;
   let corpus = 0;
+  let seeds = 0;
   try {
     for (let restarts = 0; ; restarts++) {
       writeFileSync(progressFile, Buffer.alloc(12));
@@ -403,6 +409,7 @@ async function fuzzInChild(
         (f) => merge(failures, f),
       );
       corpus = Math.max(corpus, r.corpus);
+      seeds = Math.max(seeds, r.seeds);
       if (r.completed) {
         done = r.executions + start;
         break;
@@ -424,6 +431,7 @@ async function fuzzInChild(
     executions: done,
     seconds: (Date.now() - t0) / 1000,
     failures: [...failures.values()],
+    seeds,
     corpus,
   };
 }
@@ -431,6 +439,7 @@ async function fuzzInChild(
 interface ChildRun {
   completed: boolean;
   executions: number;
+  seeds: number;
   corpus: number;
   /** Where it died or hung, or -1 before its first execution. */
   at: number;
@@ -442,7 +451,7 @@ function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => vo
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./child.ts', import.meta.url))], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: { ...process.env, FMNIST_TEST: '1' },
+    env: { ...process.env, FMNIST_TEST: '1', FMNIST_FUZZ_CHILD: '1' },
   });
   let tail = '';
   const keep = (d: Buffer) => {
@@ -490,9 +499,8 @@ function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => vo
       clearInterval(watchdog);
       const p = readProgress(fd);
       closeSync(fd);
-      if (doneMsg && code === 0)
-        return resolve({ completed: true, executions: doneMsg.executions, corpus: doneMsg.corpus, at: -1 });
-      if (setupError) return resolve({ completed: false, executions: 0, corpus: 0, at: -1, why: setupError });
+      if (doneMsg && code === 0) return resolve({ completed: true, at: -1, ...doneMsg });
+      if (setupError) return resolve({ completed: false, executions: 0, seeds: 0, corpus: 0, at: -1, why: setupError });
       const at = p && p.tick > 0 ? p.index : -1;
       const why = hung
         ? `no progress for ${3 * timeoutMs + 2000} ms (a synchronous hang); killed`
@@ -502,6 +510,7 @@ function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => vo
       resolve({
         completed: false,
         executions: 0,
+        seeds: 0,
         corpus: 0,
         at,
         why: message,

@@ -8,6 +8,8 @@ const TARGETS: Record<string, () => Promise<{ target: FuzzTarget }>> = {
   config: () => import('./config.js'),
   runjson: () => import('./runjson.js'),
   serve: () => import('./serve.js'),
+  // the harness's own test: planted bugs
+  planted: () => import('./planted.js'),
 };
 
 export const TARGET_NAMES = Object.keys(TARGETS);

@@ -56,7 +56,8 @@ export function decodeRequest(b: Uint8Array): Req {
 
 // ---- bodies ----
 
-const gray28 = () => Uint8Array.from({ length: 784 }, (_, i) => ((i % 28) - 14) ** 2 + ((i / 28 - 14) | 0) ** 2 < 80 ? 220 : 5);
+const gray28 = () =>
+  Uint8Array.from({ length: 784 }, (_, i) => (((i % 28) - 14) ** 2 + ((i / 28 - 14) | 0) ** 2 < 80 ? 220 : 5));
 
 function png28(): Uint8Array {
   const p = new PNG({ width: 28, height: 28 });
@@ -76,12 +77,18 @@ function jpg(w: number, h: number): Uint8Array {
 
 const BOUNDARY = 'fuzzBoundary7MA4YWxkTrZu0gW';
 
-function multipart(files: { field: string; name: string; type: string; data: Uint8Array }[], fields: [string, string][] = []) {
+function multipart(
+  files: { field: string; name: string; type: string; data: Uint8Array }[],
+  fields: [string, string][] = [],
+) {
   const parts: Uint8Array[] = [];
-  for (const [name, value] of fields) parts.push(enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+  for (const [name, value] of fields)
+    parts.push(enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
   for (const f of files)
     parts.push(
-      enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${f.field}"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\n`),
+      enc.encode(
+        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${f.field}"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\n`,
+      ),
       f.data,
       enc.encode('\r\n'),
     );
@@ -91,21 +98,70 @@ function multipart(files: { field: string; name: string; type: string; data: Uin
 
 const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
 const CONTENT_TYPES = [
-  'image/png', 'image/jpeg', 'image/jpg', 'application/octet-stream', 'application/json', MULTIPART,
-  'application/json; charset=utf-8', 'application/json; charset=utf-16', 'multipart/form-data', 'multipart/form-data; boundary=',
-  'multipart/form-data; boundary=other', 'multipart/mixed; boundary=x', 'text/plain', 'text/html', 'application/xml',
-  'image/gif', 'image/png; q=1', 'IMAGE/PNG', 'application/x-www-form-urlencoded', '', ';', 'application/', '*/*',
+  'image/png',
+  'image/jpeg',
+  'image/jpg',
+  'application/octet-stream',
+  'application/json',
+  MULTIPART,
+  'application/json; charset=utf-8',
+  'application/json; charset=utf-16',
+  'multipart/form-data',
+  'multipart/form-data; boundary=',
+  'multipart/form-data; boundary=other',
+  'multipart/mixed; boundary=x',
+  'text/plain',
+  'text/html',
+  'application/xml',
+  'image/gif',
+  'image/png; q=1',
+  'IMAGE/PNG',
+  'application/x-www-form-urlencoded',
+  '',
+  ';',
+  'application/',
+  '*/*',
 ];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'];
 let modelId = 'run';
 const urls = () => [
-  '/v1/predict', '/v1/predict?top=3', '/v1/predict?top=0', '/v1/predict?top=11', '/v1/predict?top=-1', '/v1/predict?top=abc',
-  '/v1/predict?top=1e3', '/v1/predict?x=1', '/v1/predict?top=2&top=3', '/v1/predict/batch', '/v1/predict/batch?top=1',
-  '/v1/models', '/v1/models?x', `/v1/models/${modelId}`, `/v1/models/${modelId}/model.onnx`, `/v1/models/${modelId}/model.json`,
-  `/v1/models/${modelId}/confusion.png`, `/v1/models/${modelId}/..%2Frun.json`, '/v1/models/nope/model.onnx', '/v1/samples/random',
-  '/v1/samples/0', '/v1/samples/9999', '/v1/samples/10000', '/v1/samples/-1', '/v1/samples/1.5', '/v1/samples/%zz', '/healthz',
-  '/metrics', '/', '/index.html', '/app.js', '/vendor/ort/nope.wasm', '/vendor/../package.json', '/v1//predict', '/v1/predict/',
-  '/%2e%2e/%2e%2e/etc/passwd', `/${'a'.repeat(3000)}`,
+  '/v1/predict',
+  '/v1/predict?top=3',
+  '/v1/predict?top=0',
+  '/v1/predict?top=11',
+  '/v1/predict?top=-1',
+  '/v1/predict?top=abc',
+  '/v1/predict?top=1e3',
+  '/v1/predict?x=1',
+  '/v1/predict?top=2&top=3',
+  '/v1/predict/batch',
+  '/v1/predict/batch?top=1',
+  '/v1/models',
+  '/v1/models?x',
+  `/v1/models/${modelId}`,
+  `/v1/models/${modelId}/model.onnx`,
+  `/v1/models/${modelId}/model.json`,
+  `/v1/models/${modelId}/confusion.png`,
+  `/v1/models/${modelId}/..%2Frun.json`,
+  '/v1/models/nope/model.onnx',
+  '/v1/samples/random',
+  '/v1/samples/0',
+  '/v1/samples/9999',
+  '/v1/samples/10000',
+  '/v1/samples/-1',
+  '/v1/samples/1.5',
+  '/v1/samples/%zz',
+  '/healthz',
+  '/metrics',
+  '/',
+  '/index.html',
+  '/app.js',
+  '/vendor/ort/nope.wasm',
+  '/vendor/../package.json',
+  '/v1//predict',
+  '/v1/predict/',
+  '/%2e%2e/%2e%2e/etc/passwd',
+  `/${'a'.repeat(3000)}`,
 ];
 
 /** A multipart body's first part data (between its headers and the next boundary), for image mutations. */
@@ -132,7 +188,13 @@ function mutateBody(r: Req, rng: Rng, other: Req): Uint8Array {
       const img = new Uint8Array(Buffer.from(m[1], 'base64'));
       return enc.encode(s.replace(m[1], Buffer.from(mutateImage(img, rng, other.body)).toString('base64')));
     }
-    return mutateJsonBytes(r.body, rng, other.body, ['pixels', 'images', 'image'], ['', 'AAAA', 'iVBORw0KGgo=', '====']);
+    return mutateJsonBytes(
+      r.body,
+      rng,
+      other.body,
+      ['pixels', 'images', 'image'],
+      ['', 'AAAA', 'iVBORw0KGgo=', '===='],
+    );
   }
   if (ct.startsWith('multipart/')) {
     const span = partSpan(r.body);
@@ -155,17 +217,28 @@ function mutateRequest(input: Uint8Array, rng: Rng, otherInput: Uint8Array): Uin
   let u = r.u;
   if (x < 0.5) body = mutateBody(r, rng, other);
   else if (x < 0.62) h['content-type'] = rng.pick(CONTENT_TYPES);
-  else if (x < 0.72) u = rng.chance(0.8) ? rng.pick(urls()) : u + rng.pick(['?', '&top=2', '%', '/x', '#a', '?top=' + rng.range(-5, 300)]);
+  else if (x < 0.72)
+    u = rng.chance(0.8)
+      ? rng.pick(urls())
+      : u + rng.pick(['?', '&top=2', '%', '/x', '#a', '?top=' + rng.range(-5, 300)]);
   else if (x < 0.78) m = rng.pick(METHODS);
   else if (x < 0.84) {
-    const k = rng.pick(['transfer-encoding', 'content-encoding', 'content-length', 'accept', 'x-forwarded-for', 'content-type']);
+    const k = rng.pick([
+      'transfer-encoding',
+      'content-encoding',
+      'content-length',
+      'accept',
+      'x-forwarded-for',
+      'content-type',
+    ]);
     if (h[k] !== undefined && rng.chance(0.5)) delete h[k];
     else if (k === 'transfer-encoding') h[k] = 'chunked';
     else if (k === 'content-encoding') h[k] = rng.pick(['gzip', 'deflate', 'br', 'identity', 'x']);
     else if (k === 'content-length') h[k] = String(Math.max(0, body.length + rng.pick([-1, -10, 1, 0])));
     else h[k] = rng.pick(['*/*', 'application/json', '', 'x'.repeat(100)]);
   } else if (x < 0.88) body = new Uint8Array(0);
-  else if (x < 0.94) body = other.body; // one request's body with another's type and route
+  else if (x < 0.94)
+    body = other.body; // one request's body with another's type and route
   else body = mutateBytes(body, rng, other.body);
   if (h['content-length'] !== undefined && rng.chance(0.7)) delete h['content-length']; // mostly: the length is right
   return encodeRequest({ m, u, h, body });
@@ -185,19 +258,26 @@ let port = 0;
 export function send(r: Req, timeoutMs = SERVER_TIMEOUT_MS + 3500): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...r.h };
-    if (headers['transfer-encoding'] === undefined && headers['content-length'] === undefined && (r.body.length || r.m !== 'GET'))
+    if (
+      headers['transfer-encoding'] === undefined &&
+      headers['content-length'] === undefined &&
+      (r.body.length || r.m !== 'GET')
+    )
       headers['content-length'] = String(r.body.length);
     const what = `${r.m} ${r.u.slice(0, 60)} (${headers['content-type'] ?? 'no content-type'}, ${r.body.length} bytes)`;
     let answered: Answer | null = null;
-    const req = request({ host: '127.0.0.1', port, method: r.m, path: r.u, headers, agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        answered = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
-        resolve(answered);
-      });
-      res.on('error', (e) => reject(new InvariantError(`the answer to ${what} broke off: ${e.message}`)));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, method: r.m, path: r.u, headers, agent: false, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          answered = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+          resolve(answered);
+        });
+        res.on('error', (e) => reject(new InvariantError(`the answer to ${what} broke off: ${e.message}`)));
+      },
+    );
     req.on('timeout', () => {
       req.destroy();
       reject(new InvariantError(`no answer to ${what} within ${timeoutMs} ms`));
@@ -226,17 +306,28 @@ export function checkAnswer(r: Req, a: Answer): string {
     }
   }
   if (a.status >= 500)
-    throw new InvariantError(`${what}: HTTP ${a.status} ${json?.error ?? ''}: ${json?.message ?? a.body.toString('utf8').slice(0, 200)}`);
+    throw new InvariantError(
+      `${what}: HTTP ${a.status} ${json?.error ?? ''}: ${json?.message ?? a.body.toString('utf8').slice(0, 200)}`,
+    );
   if (a.status >= 400) {
     if (r.m === 'HEAD') return `${a.status}`;
-    invariant(json, `${what}: ${a.status} without a JSON body (content-type ${type}): ${a.body.toString('utf8').slice(0, 100)}`);
-    invariant(typeof json.error === 'string' && typeof json.message === 'string' && json.message, `${what}: ${a.status} JSON without error and message: ${JSON.stringify(json).slice(0, 200)}`);
+    invariant(
+      json,
+      `${what}: ${a.status} without a JSON body (content-type ${type}): ${a.body.toString('utf8').slice(0, 100)}`,
+    );
+    invariant(
+      typeof json.error === 'string' && typeof json.message === 'string' && json.message,
+      `${what}: ${a.status} JSON without error and message: ${JSON.stringify(json).slice(0, 200)}`,
+    );
     return `${a.status} ${json.error} ${json.message}`;
   }
   invariant(a.status === 200 || a.status === 204 || a.status === 304, `${what}: HTTP ${a.status}`);
   if (r.m === 'POST' && r.u.startsWith('/v1/predict') && a.status === 200) {
     const p = r.u.startsWith('/v1/predict/batch') ? json?.results?.[0] : json;
-    invariant(Array.isArray(p?.predictions) && p.predictions[0]?.probabilities?.length === 10, `${what}: 200 without predictions`);
+    invariant(
+      Array.isArray(p?.predictions) && p.predictions[0]?.probabilities?.length === 10,
+      `${what}: 200 without predictions`,
+    );
   }
   return `${a.status} ${what}`;
 }
@@ -266,7 +357,12 @@ export const target: FuzzTarget = {
     const j = jpg(28, 28);
     const pixels = Array.from(gray28());
     const json = (v: unknown) => enc.encode(JSON.stringify(v));
-    const post = (u: string, type: string, body: Uint8Array): Req => ({ m: 'POST', u, h: { 'content-type': type }, body });
+    const post = (u: string, type: string, body: Uint8Array): Req => ({
+      m: 'POST',
+      u,
+      h: { 'content-type': type },
+      body,
+    });
     return [
       post('/v1/predict', 'image/png', p),
       post('/v1/predict?top=3', 'image/jpeg', j),
@@ -274,8 +370,22 @@ export const target: FuzzTarget = {
       post('/v1/predict', 'application/json', json({ pixels })),
       post('/v1/predict?top=5', 'application/json', json({ image: Buffer.from(p).toString('base64') })),
       post('/v1/predict', MULTIPART, multipart([{ field: 'image', name: 'a.png', type: 'image/png', data: p }])),
-      post('/v1/predict/batch', 'application/json', json({ images: [{ pixels }, { image: Buffer.from(j).toString('base64') }] })),
-      post('/v1/predict/batch', MULTIPART, multipart([{ field: 'image', name: 'a.png', type: 'image/png', data: p }, { field: 'image', name: 'b.jpg', type: 'image/jpeg', data: j }], [['note', 'x']])),
+      post(
+        '/v1/predict/batch',
+        'application/json',
+        json({ images: [{ pixels }, { image: Buffer.from(j).toString('base64') }] }),
+      ),
+      post(
+        '/v1/predict/batch',
+        MULTIPART,
+        multipart(
+          [
+            { field: 'image', name: 'a.png', type: 'image/png', data: p },
+            { field: 'image', name: 'b.jpg', type: 'image/jpeg', data: j },
+          ],
+          [['note', 'x']],
+        ),
+      ),
       post('/v1/predict', 'text/plain', enc.encode('hello')),
       { m: 'GET', u: '/v1/models', h: {}, body: new Uint8Array(0) },
       { m: 'GET', u: '/v1/samples/random', h: {}, body: new Uint8Array(0) },
@@ -291,7 +401,12 @@ export const target: FuzzTarget = {
       big.set(png28());
       return rng.chance(0.5)
         ? encodeRequest({ m: 'POST', u: '/v1/predict', h: { 'content-type': 'image/png' }, body: big })
-        : encodeRequest({ m: 'POST', u: '/v1/predict', h: { 'content-type': MULTIPART }, body: multipart([{ field: 'image', name: 'big.png', type: 'image/png', data: big }]) });
+        : encodeRequest({
+            m: 'POST',
+            u: '/v1/predict',
+            h: { 'content-type': MULTIPART },
+            body: multipart([{ field: 'image', name: 'big.png', type: 'image/png', data: big }]),
+          });
     }
     const img = encodePng(randomPngSpec(rng));
     const type = rng.pick(['image/png', 'application/octet-stream', MULTIPART, 'application/json']);
@@ -301,7 +416,12 @@ export const target: FuzzTarget = {
         : type === 'application/json'
           ? enc.encode(JSON.stringify({ image: Buffer.from(img).toString('base64') }))
           : img;
-    return encodeRequest({ m: 'POST', u: rng.pick(['/v1/predict', '/v1/predict/batch']), h: { 'content-type': type }, body });
+    return encodeRequest({
+      m: 'POST',
+      u: rng.pick(['/v1/predict', '/v1/predict/batch']),
+      h: { 'content-type': type },
+      body,
+    });
   },
   mutate: mutateRequest,
   async run(input) {
