@@ -147,11 +147,19 @@ function firstFrame(stack: string | undefined): string | null {
     .replace(/:\d+\)?$/, (m) => (m.endsWith(')') ? ')' : ''));
 }
 
+/**
+ * A failure's identity. A generic JS error (a TypeError...) is a bug where it is thrown: its first stack frame (of
+ * the innermost cause, when it was wrapped). Any other error -- the target's own class with an unclear message, an
+ * invariant -- is about what it says: its message's shape.
+ */
 function classify(err: unknown, kind: FailureKind): { key: string; message: string; stack?: string } {
   const e = err instanceof Error ? err : null;
   const message = e ? e.message : String(err);
   const cls = e ? e.constructor.name : typeof err;
-  const where = kind === 'exception' ? firstFrame(e?.stack) : null;
+  let inner = e;
+  while (inner?.cause instanceof Error) inner = inner.cause;
+  const generic = inner !== null && GENERIC.some((c) => inner.constructor === c);
+  const where = kind === 'exception' && generic ? firstFrame(inner?.stack) : null;
   return { key: `${kind} ${cls}: ${where ?? messageShape(message)}`, message, stack: e?.stack };
 }
 
