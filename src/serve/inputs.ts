@@ -14,7 +14,6 @@ import {
   type Preprocessed,
 } from '../imaging/preprocess.js';
 import { HttpError, imageHttpError } from './errors.js';
-import { checkPngInflate } from '../imaging/png-guard.js';
 import { formatZodError, type BatchJson, type ImageJson } from './schemas.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 
@@ -56,7 +55,6 @@ export class ImageDecoder {
       if (size && this.workerAbovePixels > 0 && size.width * size.height > this.workerAbovePixels && !this.closed) {
         if (size.width * size.height <= this.maxPixels) return await this.inWorker(buf);
       }
-      checkPngInflate(buf);
       return preprocessImage(buf, { maxPixels: this.maxPixels });
     } catch (e) {
       if (e instanceof ImageError) throw imageHttpError(e, where);

@@ -184,6 +184,34 @@ export function randomPngSpec(rng: Rng): PngSpec {
   };
 }
 
+/**
+ * The inflated image data of a PNG and how much its header says it needs (the test's own count, not png-guard's),
+ * or null when the header or the stream cannot be read.
+ */
+export function pngDataSize(b: Uint8Array): { got: number; need: number } | null {
+  const chunks = readPngChunks(b);
+  const h = chunks?.[0];
+  if (!chunks || !h || h.type !== 'IHDR' || h.data.length < 13) return null;
+  const d = Buffer.from(h.data);
+  const width = d.readUInt32BE(0);
+  const height = d.readUInt32BE(4);
+  const ch = CHANNELS[d[9]];
+  if (!ch || !width || !height || width * height > 1e8) return null;
+  const s: PngSpec = { width, height, colorType: d[9], bitDepth: d[8], interlace: d[12] === 1, sample: () => 0 };
+  const rows = (x0: number, y0: number, dx: number, dy: number) => {
+    const w = Math.ceil((width - x0) / dx);
+    const hh = Math.ceil((height - y0) / dy);
+    return w > 0 && hh > 0 ? hh * (Math.ceil((w * ch * s.bitDepth) / 8) + 1) : 0;
+  };
+  const need = s.interlace ? ADAM7.reduce((n, [x0, y0, dx, dy]) => n + rows(x0, y0, dx, dy), 0) : rows(0, 0, 1, 1);
+  try {
+    const got = inflateSync(concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.data))).length;
+    return { got, need };
+  } catch {
+    return null;
+  }
+}
+
 /** A PNG that declares a big size (up to past the pixel limit) but carries only a little data. */
 export function bigPng(rng: Rng): Uint8Array {
   const width = rng.pick([1000, 4000, 4001, 5000, 65535, 1 << 24]);

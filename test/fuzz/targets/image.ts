@@ -4,7 +4,7 @@ import jpeg from 'jpeg-js';
 import { ImageError, MAX_PIXELS, preprocessImage } from '../../../src/imaging/preprocess.js';
 import { invariant, unclear, type FuzzTarget } from '../harness.js';
 import { mutateBytes, Rng } from '../mutate.js';
-import { bigPng, encodePng, mutateJpeg, mutatePng, randomPngSpec, type PngSpec } from '../formats.js';
+import { bigPng, encodePng, pngDataSize, mutateJpeg, mutatePng, randomPngSpec, type PngSpec } from '../formats.js';
 
 const isPng = (b: Uint8Array) => b.length >= 4 && b[0] === 0x89 && b[1] === 0x50;
 const isJpeg = (b: Uint8Array) => b.length >= 2 && b[0] === 0xff && b[1] === 0xd8;
@@ -87,6 +87,12 @@ export const target: FuzzTarget = {
     const p = preprocessImage(input, { maxPixels: MAX_PIXELS });
     invariant(p.pixels.length === 784, `${p.pixels.length} pixels, not 784`);
     invariant(p.width > 0 && p.height > 0 && p.width * p.height <= MAX_PIXELS, `decoded size ${p.width}×${p.height}`);
+    // a decoder must not make up pixels: a PNG whose image data ends early is corrupt, not black
+    const size = isPng(input) ? pngDataSize(input) : null;
+    invariant(
+      !size || size.got >= size.need,
+      `a PNG with ${size?.got} of the ${size?.need} bytes of image data it needs decoded`,
+    );
   },
   expected: (e) => e instanceof ImageError && !unclear(e),
   timeoutMs: 3000,
