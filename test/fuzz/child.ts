@@ -31,6 +31,7 @@ process.once('message', async (start: ChildStart) => {
   };
   const seeds = start.seedsFile ? unpackInputs(readFileSync(start.seedsFile)) : undefined;
   const replay = start.replayFile ? unpackInputs(readFileSync(start.replayFile)) : undefined;
+  const repeats = new Map<string, number>();
   let r;
   try {
     // setup (a server, a model) is done before 'started', so the watchdog's short limit starts after it
@@ -46,7 +47,12 @@ process.once('message', async (start: ChildStart) => {
       replay: replay?.slice(start.start),
       beforeRun,
       onFailure: (f) => {
-        void send({ type: 'failure', failure: { ...f, input: Buffer.from(f.input).toString('base64') } });
+        // the first of each kind goes now (this process may die); the rest are counted, and sent at the end
+        if (repeats.has(f.key)) repeats.set(f.key, repeats.get(f.key)! + 1);
+        else {
+          repeats.set(f.key, 0);
+          void send({ type: 'failure', failure: { ...f, input: Buffer.from(f.input).toString('base64') } });
+        }
       },
     });
   } catch (e) {
@@ -55,6 +61,6 @@ process.once('message', async (start: ChildStart) => {
   }
   closeSync(fd);
   await target.close?.();
-  await send({ type: 'done', executions: r.executions, seeds: r.seeds, corpus: r.corpus });
+  await send({ type: 'done', executions: r.executions, seeds: r.seeds, corpus: r.corpus, repeats: [...repeats] });
   process.exit(0);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatFailure, fuzz, type FuzzResult, type FuzzTarget } from './harness.js';
+import { formatFailure, fuzz, unclear, type FuzzResult, type FuzzTarget } from './harness.js';
 import { loadTarget } from './targets/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/fuzz/', import.meta.url));
@@ -74,6 +74,17 @@ test('a 20 MB upload gets its 413, as JSON, raw or as a multipart file', async (
 });
 
 // ---- the harness ----
+
+test('harness: what counts as an unclear error', () => {
+  assert.match(unclear(new TypeError('x is not a function'))!, /TypeError/);
+  assert.match(unclear(new Error("Cannot read properties of undefined (reading 'dir')"))!, /unclear/);
+  assert.match(unclear(new Error('storage has tuple [object Object] elements'))!, /unclear/);
+  assert.match(unclear('a string')!, /not an Error/);
+  assert.match(unclear(new Error("run.json: unknown framework 'undefined'"))!, /unclear/);
+  assert.equal(unclear(new Error('run.json: params must be a number >= 0 (got "x")')), null);
+  // a quoted echo of the input is not the message's own words
+  assert.equal(unclear(new Error('f2: not an IDX file (starts with 9e f3 4e 61 4e "..NaN")')), null);
+});
 
 test('harness: a replay in the child process catches an exception, a hang, an abort and a promise that never settles', async () => {
   const b = (c: string) => new Uint8Array([c.charCodeAt(0), 0]);

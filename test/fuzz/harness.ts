@@ -118,7 +118,8 @@ export function unclear(err: unknown): string | null {
   if (!(err instanceof Error)) return `a thrown ${typeof err} (${String(err).slice(0, 80)}), not an Error`;
   if (GENERIC.some((c) => err.constructor === c)) return `a ${err.constructor.name}`;
   if (!err.message) return 'an error without a message';
-  if (UNCLEAR.test(err.message)) return `an unclear message`;
+  // "quoted" parts echo the input (a file's first bytes may read "NaN"); a 'name' is the code's, and may be the bug
+  if (UNCLEAR.test(err.message.replace(/"[^"]*"/g, '""'))) return `an unclear message`;
   return null;
 }
 
@@ -339,7 +340,7 @@ export interface WireFailure extends Omit<Failure, 'input'> {
 }
 export type ChildMessage =
   | { type: 'failure'; failure: WireFailure }
-  | { type: 'done'; executions: number; seeds: number; corpus: number }
+  | { type: 'done'; executions: number; seeds: number; corpus: number; repeats: [string, number][] }
   | { type: 'started'; timeoutMs: number }
   | { type: 'setup-error'; message: string };
 export interface ChildStart {
@@ -415,6 +416,10 @@ async function fuzzInChild(
         name,
         { target: name, seed, start, end, deadline, progressFile, seedsFile, replayFile },
         (f) => merge(failures, f),
+        (key, n) => {
+          const f = failures.get(key);
+          if (f) f.count += n;
+        },
       );
       corpus = Math.max(corpus, r.corpus);
       seeds = Math.max(seeds, r.seeds);
@@ -455,7 +460,12 @@ interface ChildRun {
   why?: string;
 }
 
-function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => void): Promise<ChildRun> {
+function oneChild(
+  name: string,
+  start: ChildStart,
+  onFailure: (f: Failure) => void,
+  onRepeat: (key: string, n: number) => void,
+): Promise<ChildRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./child.ts', import.meta.url))], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -498,8 +508,10 @@ function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => vo
       started = true;
       timeoutMs = m.timeoutMs;
       lastChange = Date.now();
-    } else if (m.type === 'done') doneMsg = m;
-    else if (m.type === 'setup-error') setupError = m.message;
+    } else if (m.type === 'done') {
+      doneMsg = m;
+      for (const [key, n] of m.repeats) onRepeat(key, n);
+    } else if (m.type === 'setup-error') setupError = m.message;
   });
   child.send(start);
   return new Promise((resolve) => {
@@ -507,7 +519,10 @@ function oneChild(name: string, start: ChildStart, onFailure: (f: Failure) => vo
       clearInterval(watchdog);
       const p = readProgress(fd);
       closeSync(fd);
-      if (doneMsg && code === 0) return resolve({ completed: true, at: -1, ...doneMsg });
+      if (doneMsg && code === 0) {
+        const { executions, seeds, corpus } = doneMsg;
+        return resolve({ completed: true, at: -1, executions, seeds, corpus });
+      }
       if (setupError) return resolve({ completed: false, executions: 0, seeds: 0, corpus: 0, at: -1, why: setupError });
       const at = p && p.tick > 0 ? p.index : -1;
       const why = hung
