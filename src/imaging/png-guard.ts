@@ -1,7 +1,7 @@
 // The image data of a PNG, checked against its declared size before pngjs decodes it. pngjs bounds the inflated
 // size of ordinary PNGs by their declared size, but inflates interlaced ones without a limit (so a small
-// interlaced PNG could carry a zlib bomb), and it fills image data that ends early with zeros: a PNG cut short,
-// or with no image data at all, would decode as a black picture. Both are refused here.
+// interlaced PNG could carry a zlib bomb), and when the image data ends early it decodes the rest from its output
+// buffer as allocated -- uninitialized memory, whatever was there before. Both are refused here.
 import { constants as bufferConstants } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
 import { ImageError } from './errors.js';
