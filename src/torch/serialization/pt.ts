@@ -310,18 +310,11 @@ class Hooks implements UnpickleHooks {
 function storagePid(pid: unknown, legacy: boolean) {
   const items = pid instanceof PyTuple ? pid.items : null;
   if (!items || items[0] !== 'storage') {
-    // the first item as Python would show it, for the simple types (JSON.stringify cannot take a bigint)
-    const first = items?.[0];
-    const shown =
-      typeof first === 'string'
-        ? ` ${JSON.stringify(first.slice(0, 40))}`
-        : typeof first === 'number' || typeof first === 'bigint'
-          ? ` ${first}`
-          : '';
+    // (pyDescribe, not JSON.stringify: the first item may be a bigint, or not there at all)
     const what = !items
       ? `a ${pyTypeName(pid)}`
       : items.length
-        ? `a tuple starting with ${pyTypeName(first)}${shown}`
+        ? `a tuple starting with ${pyDescribe(items[0])}`
         : 'an empty tuple';
     fail(`a persistent id is ${what}, not a storage`);
   }
