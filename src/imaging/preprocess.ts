@@ -49,6 +49,15 @@ export function declaredSize(buf: Uint8Array, format: 'png' | 'jpeg'): { width: 
   return null;
 }
 
+/**
+ * The decoder's own words for a bad file. When it trips over malformed data inside itself (a TypeError such as
+ * jpeg-js's "Cannot read properties of undefined" for a table it never got), those words say nothing to the user.
+ */
+function decoderMessage(e: unknown): string {
+  if (e instanceof Error && e.constructor === Error && e.message) return e.message;
+  return 'the data is malformed or cut short';
+}
+
 interface Gray {
   data: Float32Array;
   width: number;
@@ -89,7 +98,7 @@ function decode(buf: Uint8Array, maxPixels: number): { gray: Gray; format: 'png'
       height = img.height;
     }
   } catch (e) {
-    throw new ImageError(`corrupt ${format.toUpperCase()}: ${(e as Error).message}`, 'corrupt');
+    throw new ImageError(`corrupt ${format.toUpperCase()}: ${decoderMessage(e)}`, 'corrupt');
   }
   // Transparent pixels count as white paper, as a clothes photo on white would be.
   const data = new Float32Array(width * height);

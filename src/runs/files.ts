@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic, readJson } from '../util/fsutil.js';
 import { SHA256SUMS, verifyChecksums } from './checksums.js';
-import type { TrainConfig, Framework, Arch } from './config.js';
+import { CONFIG_FIELDS, type TrainConfig, type Framework, type Arch, type ConfigKey } from './config.js';
 import type { Recipe } from './recipes.js';
 import type { TtaView } from './tta.js';
 import { pythonSource, type ModelSpec } from '../models/index.js';
@@ -215,7 +215,117 @@ export function writeTestResults(
   return metrics;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const shown = (v: unknown) => {
+  if (v === undefined) return 'it is missing';
+  const s = JSON.stringify(v);
+  return `got ${s.length > 60 ? `${s.slice(0, 57)}...` : s}`;
+};
+
+/** Checks the fields of an object that readers use without looking: one clear error naming the file and field. */
+class Fields {
+  constructor(
+    readonly file: string,
+    readonly prefix = '',
+  ) {}
+  fail(field: string, must: string, v: unknown): never {
+    throw new Error(`${this.file}: ${this.prefix}${field} must be ${must} (${shown(v)})`);
+  }
+  private check(o: Json, k: string, ok: (v: unknown) => boolean, must: string, required: boolean): void {
+    const v = o[k];
+    if (v === undefined ? required : !ok(v)) this.fail(k, must, v);
+  }
+  /** A required string must not be empty either. */
+  str(o: Json, k: string, required = false) {
+    const ok = (v: unknown) => typeof v === 'string' && (!required || v.length > 0);
+    this.check(o, k, ok, required ? 'a non-empty string' : 'a string', required);
+  }
+  num(o: Json, k: string, required = false) {
+    this.check(o, k, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number >= 0', required);
+  }
+  bool(o: Json, k: string) {
+    this.check(o, k, (v) => typeof v === 'boolean', 'true or false', false);
+  }
+  obj(o: Json, k: string, required = false): Json | undefined {
+    this.check(o, k, isObject, 'an object', required);
+    return o[k] as Json | undefined;
+  }
+  nested(k: string): Fields {
+    return new Fields(this.file, `${this.prefix}${k}.`);
+  }
+}
+
+/**
+ * run.json's content as a RunInfo, after checking the fields its readers (the predictor, the report, the server)
+ * use: a hand-edited or damaged file gets one message naming the field, not a TypeError deep in a reader. Older
+ * runs lack some fields (recipe, provenance; keys added to the config since); those stay optional. The config's
+ * keys are checked as `fmnist train` checks them, and normalized the same way ('crop,flip' -> ['crop', 'flip']).
+ */
+export function parseRunInfo(v: unknown, file: string): RunInfo {
+  const f: Fields = new Fields(file);
+  if (!isObject(v)) throw new Error(`${file}: must be a JSON object with framework, model and modelFile (${shown(v)})`);
+  f.str(v, 'framework', true);
+  f.str(v, 'model', true);
+  const single = v.framework !== ENSEMBLE;
+  // an ensemble's run.json may say no more than its members (the report's own fixtures do not)
+  f.str(v, 'modelFile', single);
+  f.num(v, 'params', single);
+  f.str(v, 'definition');
+  f.str(v, 'createdAt');
+  f.bool(v, 'tta');
+  f.obj(v, 'engine');
+  const data = f.obj(v, 'data', single);
+  if (data) {
+    const d = f.nested('data');
+    for (const k of ['trainCount', 'valCount', 'testCount']) d.num(data, k, true);
+    d.str(data, 'dir');
+    d.str(data, 'origin');
+    d.bool(data, 'verified');
+  }
+  const host = f.obj(v, 'host', single);
+  if (host) {
+    f.nested('host').num(host, 'cpus');
+    f.nested('host').str(host, 'node');
+  }
+  const recipe = f.obj(v, 'recipe');
+  if (recipe) {
+    f.nested('recipe').str(recipe, 'name', true);
+    f.nested('recipe').obj(recipe, 'values');
+    f.nested('recipe').obj(recipe, 'overrides');
+  }
+  const prov = f.obj(v, 'provenance');
+  if (prov) {
+    const p = f.nested('provenance');
+    if (prov.kind !== 'import' && prov.kind !== 'convert') p.fail('kind', "'import' or 'convert'", prov.kind);
+    p.str(prov, 'source', true);
+    p.str(prov, 'sha256', true);
+    p.str(prov, 'framework');
+    p.str(prov, 'createdAt');
+  }
+  if (v.members !== undefined) {
+    if (!Array.isArray(v.members)) f.fail('members', 'a list of run folders', v.members);
+    v.members.forEach((m: unknown, i: number) => {
+      if (!isObject(m)) f.fail(`members[${i}]`, 'an object with the member folder in dir', m);
+      const mf = f.nested(`members[${i}]`);
+      mf.str(m, 'dir', true);
+      mf.str(m, 'framework');
+      mf.str(m, 'model');
+      mf.num(m, 'params');
+    });
+  }
+  const config = f.obj(v, 'config', single);
+  if (!config) return v as unknown as RunInfo;
+  // the keys this version knows, checked and normalized as makeConfig does; others (from later versions) kept
+  const checked: Json = { ...config };
+  for (const k of Object.keys(CONFIG_FIELDS) as ConfigKey[]) {
+    if (config[k] === undefined) continue;
+    const r = CONFIG_FIELDS[k].schema.safeParse(config[k]);
+    if (!r.success) f.nested('config').fail(k, CONFIG_FIELDS[k].must, config[k]);
+    checked[k] = r.data;
+  }
+  return { ...v, config: checked } as unknown as RunInfo;
+}
 
 /**
  * A run folder's JSON files, after checking its SHA256SUMS (every loader comes through here: evaluate, predict,
@@ -223,19 +333,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function readRun(dir: string): { info: RunInfo; history: EpochRecord[]; metrics: MetricsJson | null } {
   if (!existsSync(dir)) throw new Error(`${dir}: run folder not found`);
-  const runJson = join(dir, 'run.json');
+  const file = join(dir, 'run.json');
   // a folder that is no run folder at all says so below, rather than that it has no SHA256SUMS
-  if (existsSync(runJson) || existsSync(join(dir, SHA256SUMS))) verifyChecksums(dir);
-  const info = readJson<RunInfo>(runJson, 'run.json (is this a run folder from `fmnist train`?)');
-  if (!isObject(info) || typeof info.framework !== 'string' || typeof info.model !== 'string')
-    throw new Error(`${runJson}: not an fmnist run.json (no "framework" and "model")`);
-  const historyJson = join(dir, 'history.json');
+  if (existsSync(file) || existsSync(join(dir, SHA256SUMS))) verifyChecksums(dir);
+  const info = parseRunInfo(readJson(file, 'run.json (is this a run folder from `fmnist train`?)'), file);
+  const historyFile = join(dir, 'history.json');
   let history: EpochRecord[] = [];
-  if (existsSync(historyJson)) {
-    const h = readJson<{ epochs: EpochRecord[] }>(historyJson);
+  if (existsSync(historyFile)) {
+    const h = readJson<{ epochs?: unknown }>(historyFile);
     if (!isObject(h) || !Array.isArray(h.epochs) || !h.epochs.every(isObject))
-      throw new Error(`${historyJson}: not an fmnist history.json (no "epochs" list)`);
-    history = h.epochs;
+      throw new Error(`${historyFile}: must be {"epochs": [...]} (${shown(h)})`);
+    history = h.epochs as unknown as EpochRecord[];
   }
   const metricsJson = join(dir, METRICS_JSON);
   const metrics = existsSync(metricsJson) ? readJson<MetricsJson>(metricsJson) : null;

@@ -1,7 +1,6 @@
 // Runs in a worker thread: decodes and preprocesses large images so they do not block the event loop.
 import { parentPort } from 'node:worker_threads';
 import { preprocessImage, ImageError } from '../imaging/preprocess.js';
-import { checkPngInflate } from '../imaging/png-guard.js';
 
 export interface DecodeRequest {
   id: number;
@@ -15,7 +14,6 @@ export type DecodeReply =
 
 parentPort?.on('message', ({ id, buf, maxPixels }: DecodeRequest) => {
   try {
-    checkPngInflate(buf);
     const result = preprocessImage(buf, { maxPixels });
     parentPort!.postMessage({ id, ok: true, result } satisfies DecodeReply, [result.pixels.buffer as ArrayBuffer]);
   } catch (e) {

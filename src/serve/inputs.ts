@@ -14,7 +14,6 @@ import {
   type Preprocessed,
 } from '../imaging/preprocess.js';
 import { HttpError, imageHttpError } from './errors.js';
-import { checkPngInflate } from '../imaging/png-guard.js';
 import { formatZodError, type BatchJson, type ImageJson } from './schemas.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 
@@ -56,7 +55,6 @@ export class ImageDecoder {
       if (size && this.workerAbovePixels > 0 && size.width * size.height > this.workerAbovePixels && !this.closed) {
         if (size.width * size.height <= this.maxPixels) return await this.inWorker(buf);
       }
-      checkPngInflate(buf);
       return preprocessImage(buf, { maxPixels: this.maxPixels });
     } catch (e) {
       if (e instanceof ImageError) throw imageHttpError(e, where);
@@ -145,6 +143,8 @@ async function readMultipart(
   // The form is read by hand, so Fastify's body limit does not apply: count the bytes here.
   const declared = Number(req.headers['content-length']);
   if (declared > limits.maxBodyBytes) throw tooLarge(limits.maxBodyBytes);
+  // The body arrives while the form is read, here: until then, running out of time is the client's 408, not a 503.
+  if (req.serve) req.serve.bodyDone = false;
   let total = 0;
   try {
     const parts = req.parts({
@@ -162,6 +162,7 @@ async function readMultipart(
       p.catch(() => {}); // Awaited below; the first failure is reported.
       out.push(p);
     }
+    if (req.serve) req.serve.bodyDone = true;
   } catch (e) {
     if ((e as { code?: string }).code === 'FST_FILES_LIMIT')
       throw new HttpError(

@@ -67,8 +67,19 @@ export function pyTypeName(v: unknown): string {
   if (Array.isArray(v)) return 'list';
   if (v instanceof PyTuple) return 'tuple';
   if (v instanceof PyDict) return v.ordered ? 'OrderedDict' : 'dict';
+  if (typeof v !== 'object') return 'nothing'; // undefined: a missing item
   const d = (v as { describe?: () => string }).describe;
   return typeof d === 'function' ? d.call(v) : 'object';
+}
+
+/** A value for a message: a simple one with its value (int 5, str "ab"), any other by its type (a tuple). */
+export function pyDescribe(v: unknown): string {
+  if (v === null) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number' || typeof v === 'bigint') return `int ${v}`;
+  if (typeof v === 'string') return `str ${JSON.stringify(v.slice(0, 40))}`;
+  if (v instanceof PyFloat) return `float ${v.value}`;
+  return `a ${pyTypeName(v)}`;
 }
 
 /** What the pickle may build: the caller decides, and throws to refuse. */

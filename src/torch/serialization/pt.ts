@@ -14,7 +14,7 @@
 import { endianness } from 'node:os';
 import type { AnyTypedArray, NativeDtype } from '../../native/types.js';
 import { PtFormatError, fail } from './errors.js';
-import { PyDict, PyFloat, PyTuple, pyTypeName, unpickle, type UnpickleHooks } from './pickle.js';
+import { PyDict, PyFloat, PyTuple, pyDescribe, pyTypeName, unpickle, type UnpickleHooks } from './pickle.js';
 import { entryData, looksLikeZip, readZip, type ZipEntry } from './zip.js';
 
 export { PtFormatError } from './errors.js';
@@ -210,7 +210,7 @@ function tensorArg(v: unknown, fn: string): TensorRef {
 
 function rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride: unknown): TensorRef {
   if (!(storage instanceof Storage)) fail(`_rebuild_tensor needs a storage, got a ${pyTypeName(storage)}`);
-  if (!isInt(offset) || offset < 0) fail(`a tensor's storage offset is ${pyTypeName(offset)} ${String(offset)}`);
+  if (!isInt(offset) || offset < 0) fail(`a tensor's storage offset is ${pyDescribe(offset)}, not an integer >= 0`);
   const sz = ints(size, "a tensor's size");
   const st = ints(stride, "a tensor's stride");
   if (st.length !== sz.length) fail(`a tensor has ${sz.length} sizes but ${st.length} strides`);
@@ -310,10 +310,15 @@ class Hooks implements UnpickleHooks {
 /** The persistent id of a storage: ('storage', type, key, location, numel[, view_metadata]). */
 function storagePid(pid: unknown, legacy: boolean) {
   const items = pid instanceof PyTuple ? pid.items : null;
-  if (!items || items[0] !== 'storage')
-    fail(
-      `a persistent id is ${items ? `a tuple starting with ${pyTypeName(items[0])} ${JSON.stringify(items[0] ?? null)}` : `a ${pyTypeName(pid)}`}, not a storage`,
-    );
+  if (!items || items[0] !== 'storage') {
+    // (pyDescribe, not JSON.stringify: the first item may be a bigint, or not there at all)
+    const what = !items
+      ? `a ${pyTypeName(pid)}`
+      : items.length
+        ? `a tuple starting with ${pyDescribe(items[0])}`
+        : 'an empty tuple';
+    fail(`a persistent id is ${what}, not a storage`);
+  }
   if (items.length !== (legacy ? 6 : 5))
     fail(`a storage's persistent id has ${items.length} fields (expected ${legacy ? 6 : 5})`);
   const [, type, key, location, numel, view] = items;
@@ -322,7 +327,8 @@ function storagePid(pid: unknown, legacy: boolean) {
   if (typeof key !== 'string') fail(`a storage's key is a ${pyTypeName(key)}, not a str`);
   if (typeof location !== 'string' && !(location instanceof PyDevice))
     fail(`storage '${key}' has a location that is a ${pyTypeName(location)}`);
-  if (!isInt(numel) || numel < 0) fail(`storage '${key}' has ${pyTypeName(numel)} ${String(numel)} elements`);
+  if (!isInt(numel) || numel < 0)
+    fail(`storage '${key}' gives its element count as ${pyDescribe(numel)}, not an integer >= 0`);
   return { dtype: type.g.dtype, key, numel, view };
 }
 
@@ -555,7 +561,7 @@ function readLegacy(bytes: Uint8Array): Unpickled {
   if (magic !== MAGIC)
     fail(`not a PyTorch file: it starts with a pickle of a ${pyTypeName(magic)}, not torch.save's magic number`);
   const protocol = next(noPersistent);
-  if (protocol !== PROTOCOL_VERSION) fail(`legacy protocol version ${String(protocol)}; only 1001 is known`);
+  if (protocol !== PROTOCOL_VERSION) fail(`the legacy protocol version is ${pyDescribe(protocol)}; only 1001 is known`);
   const info = next(noPersistent);
   if (!(info instanceof PyDict)) fail(`the legacy sys info is a ${pyTypeName(info)}, not a dict`);
   const little = [...info.entries()].find(([k]) => k === 'little_endian')?.[1];
