@@ -53,7 +53,16 @@ function stderrOf(fn: () => void): string {
 describe('SHA256SUMS', () => {
   let root = '';
   let n = 0;
-  const RUN = { framework: 'pytorch', model: 'dense', modelFile: 'model.pt' };
+  // the fields readRun's run.json check requires
+  const RUN = {
+    framework: 'pytorch',
+    model: 'dense',
+    modelFile: 'model.pt',
+    params: 1,
+    config: {},
+    data: { trainCount: 1, valCount: 0, testCount: 1 },
+    host: { cpus: 1, node: 'v20' },
+  };
   /** A folder with the files of a run (contents made up: only the bytes matter here). */
   const folder = () => {
     const dir = join(root, `run${n++}`);
