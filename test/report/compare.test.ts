@@ -2,12 +2,15 @@
 // framework that is not available yet with a clear note, and writes the report.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { buildProgram } from '../../src/cli/index.js';
 import { configDifferences, runCompare, trainArgs, type CompareDeps } from '../../src/cli/commands/compare.js';
 import { makeConfig, type TrainConfig } from '../../src/runs/config.js';
 import { MODEL_IDS } from '../../src/models/index.js';
+import { LOCK_FILE } from '../../src/runs/lock.js';
+import { prepareData } from '../../src/train/prepare.js';
+import { train, TrainingInterrupted } from '../../src/train/loop.js';
 import { syntheticSplit, tempDir, writeSyntheticRun } from './helpers.js';
 
 const tmp = tempDir('fmnist-compare-');
@@ -108,18 +111,47 @@ test('a training failure is reported as a failure, and a run being trained elsew
   assert.deepEqual(r.skipped, [{ id: 'pytorch-dense', reason: 'out of memory', unavailable: false }]);
   assert.ok(lines.some((l) => l === 'PyTorch dense: training failed: out of memory'));
 
-  // A folder with a fresh history.json and no metrics.json: another process is training it.
+  // A folder whose lock names a live process, and no metrics.json: that process is training it.
   const dir = join(tmp.dir, 'busy');
   writeSyntheticRun(dir, { framework: 'pytorch', model: 'cnn', test: testSet });
   rmSync(join(dir, 'pytorch-cnn', 'metrics.json'));
+  writeFileSync(join(dir, 'pytorch-cnn', LOCK_FILE), `${process.ppid}\n`);
   const busy = await runCompare({ frameworks: ['pytorch'], models: ['cnn'], out: dir }, deps(calls, lines));
   assert.equal(calls.length, 1, 'not trained over');
-  assert.match(busy.skipped[0].reason, /training right now/);
-  // An old interrupted run is trained again.
-  const old = Date.now() / 1000 - 3600;
-  utimesSync(join(dir, 'pytorch-cnn', 'history.json'), old, old);
-  const resumed = await runCompare({ frameworks: ['pytorch'], models: ['cnn'], out: dir }, deps(calls, lines));
-  assert.deepEqual(resumed.trained, ['pytorch-cnn']);
+  assert.match(busy.skipped[0].reason, /being trained right now \(by process \d+\)/);
+  // Once that process is gone (a kill -9 leaves its lock behind), the run is trained again.
+  writeFileSync(join(dir, 'pytorch-cnn', LOCK_FILE), '999999999\n');
+  const again = await runCompare({ frameworks: ['pytorch'], models: ['cnn'], out: dir }, deps(calls, lines));
+  assert.deepEqual(again.trained, ['pytorch-cnn']);
+});
+
+test('compare resumes an interrupted run from its checkpoint instead of training it again', async () => {
+  const out = join(tmp.dir, 'resume');
+  const cfg = makeConfig({ framework: 'pytorch', model: 'dense', epochs: 2, limit: 600, testLimit: 40, threads: 1 });
+  const dir = join(out, 'pytorch-dense');
+  const data = await prepareData(cfg);
+  await assert.rejects(
+    train({ ...cfg, out: dir }, data, () => {}, { stopAfterStep: (e, b) => e === 1 && b === 3 }),
+    TrainingInterrupted,
+  );
+  const resumed: boolean[] = [];
+  const lines: string[] = [];
+  const d = deps([], lines);
+  const r = await runCompare(
+    { frameworks: ['pytorch'], models: ['dense'], out, epochs: 2, limit: 600, testLimit: 40, threads: 1 },
+    { ...d, train: async (c, log, resume) => (resumed.push(Boolean(resume)), d.train!(c, log, resume)) },
+  );
+  assert.deepEqual(resumed, [true]);
+  assert.deepEqual(r.trained, ['pytorch-dense']);
+  assert.ok(lines.some((l) => /resuming .*pytorch-dense from its checkpoint \(0 epochs done and 3 batches\)/.test(l)));
+  // another config (here the seed) cannot continue that checkpoint: it trains afresh
+  rmSync(join(dir, 'metrics.json'));
+  resumed.length = 0;
+  await runCompare(
+    { frameworks: ['pytorch'], models: ['dense'], out, epochs: 2, limit: 600, testLimit: 40, threads: 1, seed: 9 },
+    { ...d, train: async (c, log, resume) => (resumed.push(Boolean(resume)), d.train!(c, log, resume)) },
+  );
+  assert.deepEqual(resumed, [false]);
 });
 
 test('configDifferences names the settings that differ', () => {
