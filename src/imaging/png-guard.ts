@@ -6,8 +6,9 @@ import { constants as bufferConstants } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
 import { ImageError } from './errors.js';
 
-const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const ADAM7 = [
+/** Channels per PNG colour type, and the Adam7 passes (x0, y0, dx, dy): shared with the test's PNG writer. */
+export const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+export const ADAM7 = [
   [0, 0, 8, 8],
   [4, 0, 8, 8],
   [0, 4, 4, 8],

@@ -182,7 +182,7 @@ async function fit(
     );
   }
 
-  const checkpoint = (epoch: number, batch: number) =>
+  const checkpoint = (epoch: number, batch: number, order = batches.state()) =>
     writeCheckpoint(
       cfg.out,
       {
@@ -195,10 +195,10 @@ async function fit(
         best: { loss: Number.isFinite(bestLoss) ? bestLoss : null, epoch: bestEpoch },
         stale,
         stoppedEarly,
-        random: { batches: batches.state().random, batchEpochs: batches.epochs, augment: augmenter.rng.state },
+        random: { batches: order.random, batchEpochs: order.epochs, augment: augmenter.rng.state },
         savedAt: new Date().toISOString(),
       },
-      batches.state().order,
+      order.order,
       (dir) => model.saveTrainingState(dir),
     );
 
@@ -209,7 +209,7 @@ async function fit(
       const from = epoch === startEpoch ? startBatch : 0;
       if (from === 0) partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
       let done = from;
-      let t0 = performance.now();
+      const t0 = performance.now();
       for (const idx of batches.epoch(from)) {
         gatherBatch(train, idx, xb, yb);
         const n = idx.length;
@@ -226,7 +226,6 @@ async function fit(
         if (signal && done < batches.numBatches) {
           bar.done();
           partial.seconds += (performance.now() - t0) / 1000;
-          t0 = performance.now();
           throw new TrainingInterrupted(signal, await checkpoint(epoch - 1, done), cfg.out);
         }
       }

@@ -5,6 +5,7 @@
 import { deflateSync, inflateSync } from 'node:zlib';
 import { crc32, readZip } from '../../src/torch/serialization/zip.js';
 import { INTERESTING_32, mutateBytes, type Rng } from './mutate.js';
+import { ADAM7, CHANNELS } from '../../src/imaging/png-guard.js';
 
 export function concat(parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
@@ -19,7 +20,6 @@ const u32be = (v: number) => {
 // ---- PNG ----
 
 export const PNG_SIG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 export const PNG_DEPTHS: Record<number, number[]> = {
   0: [1, 2, 4, 8, 16],
   2: [8, 16],
@@ -27,15 +27,6 @@ export const PNG_DEPTHS: Record<number, number[]> = {
   4: [8, 16],
   6: [8, 16],
 };
-const ADAM7 = [
-  [0, 0, 8, 8],
-  [4, 0, 8, 8],
-  [0, 4, 4, 8],
-  [2, 0, 4, 4],
-  [0, 2, 2, 4],
-  [1, 0, 2, 2],
-  [0, 1, 1, 2],
-];
 
 export interface PngChunk {
   type: string;
