@@ -80,11 +80,13 @@ export function upscale(px: Uint8Array, k: number, invert = false): { gray: Uint
 }
 
 /** A multipart/form-data body with the given files. */
+let bodies = 0;
 export function multipartBody(
-  files: { field: string; name: string; type: string; data: Buffer }[],
+  files: { field: string; name: string; type: string; data: Uint8Array }[],
   fields: { name: string; value: string }[] = [],
+  // a counter, not Math.random: tests draw from no unseeded source
+  boundary = `----fmnist${++bodies}`,
 ): { body: Buffer; contentType: string } {
-  const boundary = '----fmnist' + Math.random().toString(16).slice(2);
   const chunks: Buffer[] = [];
   for (const f of fields)
     chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${f.name}"\r\n\r\n${f.value}\r\n`));

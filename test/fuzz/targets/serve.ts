@@ -19,6 +19,7 @@ import * as torch from '../../../src/torch/index.js';
 import { InvariantError, invariant, type FuzzTarget } from '../harness.js';
 import { mutateBytes, mutateJsonBytes, text, type Rng } from '../mutate.js';
 import { concat, encodePng, mutateJpeg, mutatePng, randomPngSpec } from '../formats.js';
+import { multipartBody } from '../../serve/helpers.js';
 
 const OLD = fileURLToPath(new URL('../../fixtures/old-runs/', import.meta.url));
 /** The server's per-request limit here: short, so a body that never comes costs little. */
@@ -77,24 +78,12 @@ function jpg(w: number, h: number): Uint8Array {
 
 const BOUNDARY = 'fuzzBoundary7MA4YWxkTrZu0gW';
 
-function multipart(
-  files: { field: string; name: string; type: string; data: Uint8Array }[],
-  fields: [string, string][] = [],
-) {
-  const parts: Uint8Array[] = [];
-  for (const [name, value] of fields)
-    parts.push(enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  for (const f of files)
-    parts.push(
-      enc.encode(
-        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${f.field}"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\n`,
-      ),
-      f.data,
-      enc.encode('\r\n'),
-    );
-  parts.push(enc.encode(`--${BOUNDARY}--\r\n`));
-  return concat(parts);
-}
+const multipart = (files: Parameters<typeof multipartBody>[0], fields: [string, string][] = []) =>
+  multipartBody(
+    files,
+    fields.map(([name, value]) => ({ name, value })),
+    BOUNDARY,
+  ).body;
 
 const MULTIPART = `multipart/form-data; boundary=${BOUNDARY}`;
 const CONTENT_TYPES = [
