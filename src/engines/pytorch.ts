@@ -19,7 +19,7 @@ export const MODEL_PT = 'model.pt';
 const OPTIMIZER_PT = 'optimizer.pt';
 const BEST_PT = 'best.pt';
 const AVERAGE_PT = 'average.pt';
-const RANDOM_JSON = 'engine.json';
+const ENGINE_JSON = 'engine.json';
 const RANDOM_BIN = 'rng-state.bin';
 
 const images = (x: Float32Array, n: number) => torch.fromTypedArray(x.subarray(0, n * 784), [n, 1, 28, 28]);
@@ -195,7 +195,7 @@ class PytorchModel implements EngineModel {
       const avg = new Map(this.average.pairs.map(([, a], i) => [keys[i], a]));
       writeFileAtomic(join(dir, AVERAGE_PT), torch.saveStateDict(avg));
     }
-    writeFileAtomic(join(dir, RANDOM_JSON), JSON.stringify({ averageSteps: this.average?.t ?? 0, steps: this.steps }));
+    writeFileAtomic(join(dir, ENGINE_JSON), JSON.stringify({ averageSteps: this.average?.t ?? 0, steps: this.steps }));
     writeFileAtomic(join(dir, RANDOM_BIN), torch.getRngState());
   }
 
@@ -237,7 +237,7 @@ class PytorchModel implements EngineModel {
       const keys = [...this.model.stateDict().keys()];
       fill(new Map(this.average.pairs.map(([, a], i) => [keys[i], a])), AVERAGE_PT);
     }
-    const r = readJson<{ averageSteps: number; steps: number }>(join(dir, RANDOM_JSON), 'checkpoint random state');
+    const r = readJson<{ averageSteps: number; steps: number }>(join(dir, ENGINE_JSON), 'checkpoint random state');
     if (this.average) this.average.t = r.averageSteps;
     this.steps = r.steps;
     try {
