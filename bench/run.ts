@@ -263,6 +263,8 @@ interface ModelResult {
   /** Seconds the training augmentation takes per 60,000 images, and that over the fmnist PyTorch epoch. */
   augmentSeconds: number | null;
   augmentShare: number | null;
+  /** fmnist PyTorch training step in NCHW and channels_last (bench/layout.ts), and the layout the registry chose. */
+  layout: { nchwMs: number; channelsLastMs: number; speedup: number; chosen: string } | null;
   /** The ONNX export's seconds and onnxruntime-node's inference, with fmnist PyTorch's from the same process. */
   onnx: (OnnxBench & { ratio: Inference }) | null;
 }
@@ -424,6 +426,36 @@ if (want('models')) {
         String(threads),
       ]),
     );
+    // the PyTorch side's weight layout: NCHW against channels_last, alternating, median of two each
+    const layout = attempt('layout', () => {
+      const ms: Record<'contiguousFormat' | 'channelsLast', number[]> = { contiguousFormat: [], channelsLast: [] };
+      for (let round = 0; round < 2; round++)
+        for (const f of ['contiguousFormat', 'channelsLast'] as const)
+          ms[f].push(
+            childJson<{ msPerStep: number }>(
+              `layout ${f}`,
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                join(here, 'layout.ts'),
+                '--model',
+                spec.id,
+                '--batch-size',
+                String(cfg.batchSize),
+              ].concat(['--threads', String(threads)]),
+              { env: { ...childEnv, FMNIST_MEMORY_FORMAT: f } },
+            ).msPerStep,
+          );
+      const nchw = Math.min(...ms.contiguousFormat);
+      const nhwc = Math.min(...ms.channelsLast);
+      return {
+        nchwMs: nchw,
+        channelsLastMs: nhwc,
+        speedup: nchw / nhwc,
+        chosen: spec.memoryFormat ?? 'contiguousFormat',
+      };
+    });
     const augmentShare = augment && epochSeconds.fmnistPytorch ? augment.seconds / epochSeconds.fmnistPytorch : null;
     const onnxRun = attempt('ONNX', () => onnxBench(spec));
     const onnx = onnxRun && {
@@ -455,9 +487,15 @@ if (want('models')) {
       inference,
       augmentSeconds: augment?.seconds ?? null,
       augmentShare,
+      layout,
       onnx,
     };
     results.push(result);
+    if (layout)
+      console.log(
+        `  layout (PyTorch, batch ${cfg.batchSize}): ${layout.nchwMs.toFixed(1)} ms/step NCHW, ` +
+          `${layout.channelsLastMs.toFixed(1)} channels_last: ${layout.speedup.toFixed(2)}x; the model uses ${layout.chosen}`,
+      );
     if (augment)
       console.log(
         `  augmentation (crop 2 px, flip, erase p 0.5; batch ${cfg.batchSize}): ${augment.seconds.toFixed(2)} s per 60,000 images` +

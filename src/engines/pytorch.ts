@@ -25,6 +25,14 @@ const RANDOM_BIN = 'rng-state.bin';
 const images = (x: Float32Array, n: number) => torch.fromTypedArray(x.subarray(0, n * 784), [n, 1, 28, 28]);
 const labels = (y: Uint8Array, n: number) => torch.fromTypedArray(y.subarray(0, n), [n], 'int64');
 
+/** The layout of a model's 4-D weights: FMNIST_MEMORY_FORMAT (for the bench's comparison), else the spec's. */
+export function memoryFormat(spec: ModelSpec): torch.MemoryFormat {
+  const v = process.env.FMNIST_MEMORY_FORMAT;
+  if (v === undefined || v === '') return spec.memoryFormat ?? torch.contiguousFormat;
+  if (v === 'channelsLast' || v === 'contiguousFormat') return v;
+  throw new Error(`FMNIST_MEMORY_FORMAT must be channelsLast or contiguousFormat, not '${v}'`);
+}
+
 /** torch.optim's optimizer for `o`, over the model's parameters. */
 export function makeTorchOptimizer(params: torch.Tensor[], o: OptimizerSpec): torch.optim.Optimizer {
   const { lr, weightDecay } = o;
@@ -97,6 +105,9 @@ class PytorchModel implements EngineModel {
     spec: ModelSpec,
     opts?: EngineOptions,
   ) {
+    // With NHWC weights oneDNN runs the convolutions, BatchNorm and pooling without a reorder per call (the spec
+    // says where that pays). Only the layout changes: values, the state_dict and model.pt stay the same.
+    model.to({ memoryFormat: memoryFormat(spec) });
     this.params = model.numParameters();
     this.engine = { libtorch: torch.libtorchVersion, threads: String(torch.getNumThreads()) };
     this.definition = spec.definition ?? `${spec.id}: see model.py`;

@@ -12,8 +12,9 @@ export const resnet: ModelSpec = {
   id: 'resnet',
   label: 'ResNet',
   description: 'residual net: stem 24, three stages 32/128/128 (conv, pool, BN, ReLU, residual block), GAP, linear',
-  defaultEpochs: 14,
+  defaultEpochs: 16,
   recipe: 'modern',
+  memoryFormat: 'channelsLast', // a 1.1-1.3x faster training step than NCHW on 2 Zen 4 cores (bench: layout rows)
   python: new URL('./resnet.py', import.meta.url),
 
   pytorch: (torch) => {

@@ -20,6 +20,12 @@ export interface ModelSpec {
   readonly defaultEpochs: number;
   /** Default `--recipe` (src/runs/recipes.ts); 'seed' when absent. */
   readonly recipe?: 'seed' | 'modern';
+  /**
+   * The PyTorch side's layout for the 4-D weights (`model.to(memory_format=...)`); NCHW when absent. channels_last
+   * is chosen per model by `npm run bench`'s layout rows: it speeds up the wide 3x3 convolutions of `resnet` and slows
+   * the small seed CNN (its flatten then reorders) and the depthwise ones.
+   */
+  readonly memoryFormat?: TorchApi.MemoryFormat;
   /** The PyTorch model, with Python's state_dict keys, so that model.py loads our model.pt strictly. */
   pytorch(torch: Torch): TorchApi.nn.Module;
   /** The same layers in tfjs Layers, uncompiled, on NHWC [n, 28, 28, 1] input, ending in a softmax. */

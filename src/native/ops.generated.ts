@@ -66,7 +66,8 @@ export interface TorchBinding {
   squeeze(a: T, dim: number): T;
   unsqueeze(a: T, dim: number): T;
   narrow(a: T, dim: number, start: number, length: number): T;
-  contiguous(a: T): T;
+  contiguous(a: T, channelsLast?: boolean): T;
+  isContiguous(a: T, channelsLast?: boolean): T;
   clone(a: T): T;
   detach(a: T): T;
   to(a: T, dtype: NativeDtype): T;
@@ -122,6 +123,7 @@ export interface TorchBinding {
   sqrt_(a: T): T;
   maximum_(a: T, b: T): T;
   copy_(a: T, src: T): T;
+  setData_(a: T, src: T): T;
   zero_(a: T): T;
   fill_(a: T, v: number): T;
   uniform_(a: T, lo: number, hi: number): T;

@@ -1,5 +1,13 @@
 // `torch`: the PyTorch-shaped API. import { torch } from 'fmnist' or import * as torch from './torch/index.js'.
-export { Tensor, isTensor, liveTensors, type Dtype } from './tensor.js';
+export {
+  Tensor,
+  isTensor,
+  liveTensors,
+  channelsLast,
+  contiguousFormat,
+  type Dtype,
+  type MemoryFormat,
+} from './tensor.js';
 export * from './ops.js';
 export { tidy, withDisposeScope, newDisposeScope, currentScope, DisposeScope } from './scope.js';
 export * as nn from './nn/index.js';

@@ -80,9 +80,6 @@ export abstract class TensorOps<T extends TensorOps<T>> {
   narrow(dim: number, start: number, length: number): T {
     return this.fromHandle(native.narrow(this.h, dim, start, length));
   }
-  contiguous(): T {
-    return this.fromHandle(native.contiguous(this.h));
-  }
   clone(): T {
     return this.fromHandle(native.clone(this.h));
   }

@@ -8,6 +8,10 @@ import type { ScopedTensor } from './types.js';
 
 export type Dtype = NativeDtype;
 type TensorLike = Tensor | number;
+/** PyTorch's memory formats for 4-D tensors: NCHW (`torch.contiguous_format`) or NHWC (`torch.channels_last`). */
+export type MemoryFormat = 'contiguousFormat' | 'channelsLast';
+export const contiguousFormat: MemoryFormat = 'contiguousFormat';
+export const channelsLast: MemoryFormat = 'channelsLast';
 
 // Tensors made and not yet disposed, for leak checks (bench/soak.ts): the analogue of tf.memory().numTensors. A
 // wrapper that only the finalizer frees still counts, as in tfjs: it is a tensor nobody disposed (docs/memory.md).
@@ -128,6 +132,26 @@ export class Tensor extends TensorOps<Tensor> implements ScopedTensor {
   /** Variance over `dim` (Bessel-corrected unless `unbiased` is false), as torch.var. */
   var(dim: number | number[], unbiased = true, keepdim = false): Tensor {
     return wrap(native.varDim(this.h, dims(dim), unbiased, keepdim));
+  }
+
+  // memory layout: the values never change, only how they are laid out (and so which kernels run)
+  /** This tensor laid out in `memoryFormat`: itself when it already is, else a copy (x.contiguous(memory_format=)). */
+  contiguous(memoryFormat: MemoryFormat = 'contiguousFormat'): Tensor {
+    return wrap(native.contiguous(this.h, memoryFormat === 'channelsLast'));
+  }
+  /** Whether the tensor is laid out in `memoryFormat` (x.is_contiguous(memory_format=)). */
+  isContiguous(memoryFormat: MemoryFormat = 'contiguousFormat'): boolean {
+    const t = wrap(native.isContiguous(this.h, memoryFormat === 'channelsLast'));
+    try {
+      return t.item() !== 0;
+    } finally {
+      t.dispose();
+    }
+  }
+  /** Replaces the values and layout behind this tensor, keeping its identity and autograd flags (`p.data = src`). */
+  setData_(src: Tensor): this {
+    native.setData_(this.h, src.h);
+    return this;
   }
 
   // shape
