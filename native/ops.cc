@@ -7,6 +7,7 @@
 #include <mutex>
 #include <functional>
 #include <malloc.h>
+#include <ATen/autocast_mode.h>
 
 #include "common.h"
 #include "linear.h"
@@ -123,6 +124,7 @@ Napi::Value toTypedArray(const Napi::CallbackInfo& info) {
   return guard(info.Env(), "toTypedArray", [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     Tensor c = Args{info, "toTypedArray"}.t(0).detach().contiguous();
+    if (c.scalar_type() == at::kBFloat16) c = c.to(at::kFloat);  // JS has no bfloat16 array: widen, exactly
     switch (c.scalar_type()) {
       case at::kFloat: return copyOut<float, Napi::Float32Array>(env, c);
       case at::kDouble: return copyOut<double, Napi::Float64Array>(env, c);
@@ -214,6 +216,41 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
+// torch.autocast's __enter__ and __exit__ for the CPU. The state is thread-local and every op runs on the JS
+// thread, so it covers the ops called in between. Enter returns the previous [enabled, dtype] for exit to put back;
+// the last exit clears the cache of float32 weights cast to bfloat16, which would go stale after an optimizer step.
+Napi::Value autocastEnter(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), "autocastEnter", [&]() -> Napi::Value {
+    Args a{info, "autocastEnter"};
+    bool on = a.b(0, true);
+    at::ScalarType dt = a.dtype(1, at::kBFloat16);
+    if (dt != at::kBFloat16) a.bad(1, "'bfloat16' (the one lower precision of CPU autocast)");
+    auto prev = Napi::Array::New(info.Env(), 2);
+    prev.Set(0u, Napi::Boolean::New(info.Env(), at::autocast::is_cpu_enabled()));
+    prev.Set(1u, Napi::String::New(info.Env(), dtypeName(at::autocast::get_autocast_cpu_dtype())));
+    at::autocast::set_cpu_enabled(on);
+    at::autocast::set_autocast_cpu_dtype(dt);
+    at::autocast::increment_nesting();
+    return prev;
+  });
+}
+
+Napi::Value autocastExit(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), "autocastExit", [&]() -> Napi::Value {
+    Args a{info, "autocastExit"};
+    bool on = a.b(0, false);
+    at::ScalarType dt = a.dtype(1, at::kBFloat16);
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_cpu_enabled(on);
+    at::autocast::set_autocast_cpu_dtype(dt);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value isAutocastEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::autocast::is_cpu_enabled());
+}
+
 // Hands free heap pages back to the kernel. Training frees and reallocates activations of
 // many sizes; glibc keeps the holes, so without this RSS climbed to ~3 GB in a CNN epoch.
 Napi::Value mallocTrim(const Napi::CallbackInfo& info) {
@@ -244,6 +281,9 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   exports.Set("setRngState", Napi::Function::New(env, setRngState, "setRngState"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
+  exports.Set("autocastEnter", Napi::Function::New(env, autocastEnter, "autocastEnter"));
+  exports.Set("autocastExit", Napi::Function::New(env, autocastExit, "autocastExit"));
+  exports.Set("isAutocastEnabled", Napi::Function::New(env, isAutocastEnabled, "isAutocastEnabled"));
   exports.Set("mallocTrim", Napi::Function::New(env, mallocTrim, "mallocTrim"));
 }
 

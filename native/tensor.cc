@@ -25,7 +25,8 @@ at::ScalarType parseDtype(Napi::Env env, const std::string& s) {
   if (s == "int64") return at::kLong;
   if (s == "uint8") return at::kByte;
   if (s == "bool") return at::kBool;
-  throw Napi::TypeError::New(env, "unsupported dtype '" + s + "' (expected float32, float64, int32, int64, uint8 or bool)");
+  if (s == "bfloat16") return at::kBFloat16;
+  throw Napi::TypeError::New(env, "unsupported dtype '" + s + "' (expected float32, float64, int32, int64, uint8, bool or bfloat16)");
 }
 
 const char* dtypeName(at::ScalarType t) {
@@ -36,6 +37,7 @@ const char* dtypeName(at::ScalarType t) {
     case at::kLong: return "int64";
     case at::kByte: return "uint8";
     case at::kBool: return "bool";
+    case at::kBFloat16: return "bfloat16";
     default: return c10::toString(t);
   }
 }

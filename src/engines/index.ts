@@ -15,4 +15,4 @@ export async function loadEngine(framework: string): Promise<Engine> {
 }
 
 export type { Engine, EngineModel, EngineOptions, OptimizerSpec, StepResult } from './types.js';
-export { emaDecayAt } from './types.js';
+export { emaDecayAt, PRECISIONS, type Precision } from './types.js';

@@ -256,6 +256,8 @@ export const kerasEngine: Engine = {
   seeded: (seed, fn) => withSeededMathRandom(seed, fn),
 
   async build(spec: ModelSpec, opts: EngineOptions) {
+    if (opts.precision === 'bfloat16')
+      throw new Error('keras: --precision bfloat16 is PyTorch-only (use auto or float32)');
     await useTorchBackend();
     setNumThreads(opts.threads);
     const model = spec.keras(tfl);

@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import * as torch from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { readJson, writeFileAtomic } from '../util/fsutil.js';
+import { cpuHasBf16 } from '../util/cpu.js';
 import {
   emaDecayAt,
   type Engine,
   type EngineModel,
   type EngineOptions,
   type OptimizerSpec,
+  type Precision,
   type StepResult,
 } from './types.js';
 
@@ -31,6 +33,12 @@ export function memoryFormat(spec: ModelSpec): torch.MemoryFormat {
   if (v === undefined || v === '') return spec.memoryFormat ?? torch.contiguousFormat;
   if (v === 'channelsLast' || v === 'contiguousFormat') return v;
   throw new Error(`FMNIST_MEMORY_FORMAT must be channelsLast or contiguousFormat, not '${v}'`);
+}
+
+/** The training forward's precision: an explicit one as asked, 'auto' the spec's where the CPU computes bf16 natively. */
+export function trainingPrecision(spec: ModelSpec, requested: Precision): 'float32' | 'bfloat16' {
+  if (requested !== 'auto') return requested;
+  return spec.autocast && cpuHasBf16() ? spec.autocast : 'float32';
 }
 
 /** torch.optim's optimizer for `o`, over the model's parameters. */
@@ -99,6 +107,7 @@ class PytorchModel implements EngineModel {
   private steps = 0;
   private readonly labelSmoothing: number;
   private average: WeightAverage | null = null;
+  private readonly bf16: boolean;
 
   constructor(
     readonly model: torch.nn.Module,
@@ -109,7 +118,12 @@ class PytorchModel implements EngineModel {
     // says where that pays). Only the layout changes: values, the state_dict and model.pt stay the same.
     model.to({ memoryFormat: memoryFormat(spec) });
     this.params = model.numParameters();
-    this.engine = { libtorch: torch.libtorchVersion, threads: String(torch.getNumThreads()) };
+    this.bf16 = opts !== undefined && trainingPrecision(spec, opts.precision) === 'bfloat16';
+    this.engine = {
+      libtorch: torch.libtorchVersion,
+      threads: String(torch.getNumThreads()),
+      ...(opts && { precision: this.bf16 ? 'bfloat16 (autocast)' : 'float32' }),
+    };
     this.definition = spec.definition ?? `${spec.id}: see model.py`;
     if (opts) this.opt = makeTorchOptimizer(model.parameters(), opts.optimizer);
     this.labelSmoothing = opts?.labelSmoothing ?? 0;
@@ -131,7 +145,9 @@ class PytorchModel implements EngineModel {
     const r = torch.tidy(() => {
       const yb = labels(y, n);
       opt.zeroGrad();
-      const logits = this.model.call(images(x, n));
+      // Under autocast the convolutions run in bfloat16 and the logits come back bfloat16: the loss is float32.
+      const xb = images(x, n);
+      const logits = this.bf16 ? torch.autocast({}, () => this.model.call(xb)).float() : this.model.call(xb);
       const loss = F.crossEntropy(logits, yb, { labelSmoothing: this.labelSmoothing });
       loss.backward();
       opt.step();

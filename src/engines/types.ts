@@ -28,7 +28,15 @@ export interface EngineOptions {
   ema: number;
   /** libtorch intra-op threads. */
   threads: number;
+  /**
+   * The training forward's precision (PyTorch): 'bfloat16' under torch.autocast, 'auto' the model's `autocast` where
+   * the CPU has native bf16. Weights, evaluation and saved files are float32 either way. Keras: float32 only.
+   */
+  precision: Precision;
 }
+
+export const PRECISIONS = ['auto', 'float32', 'bfloat16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /** The warmed-up decay of the weight average at step t (0-based). */
 export const emaDecayAt = (decay: number, t: number) => Math.min(decay, (1 + t) / (10 + t));

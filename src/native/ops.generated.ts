@@ -142,6 +142,9 @@ export interface TorchBinding {
   setRngState(state: Uint8Array): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  autocastEnter(enabled: boolean, dtype: NativeDtype): [boolean, NativeDtype];
+  autocastExit(enabled: boolean, dtype: NativeDtype): void;
+  isAutocastEnabled(): boolean;
   mallocTrim(): boolean;
   pickleSave(names: string[], tensors: T[]): Buffer;
 }

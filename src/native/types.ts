@@ -5,6 +5,6 @@ export interface NativeTensor {
   dispose(): void;
   readonly isDisposed: boolean;
 }
-export type NativeDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
+export type NativeDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool' | 'bfloat16';
 export type Reduction = 'mean' | 'sum' | 'none';
 export type AnyTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;

@@ -90,6 +90,23 @@ export function noGrad<R>(fn: () => R): R {
   }
 }
 
+/**
+ * Runs `fn` under CPU autocast (torch.autocast('cpu', dtype=torch.bfloat16)): convolutions, linear layers and
+ * matrix products compute in bfloat16, the ops that need range (reductions, losses, BatchNorm's statistics) stay
+ * float32, and the weights stay float32. Outputs may be bfloat16: call `.float()` on logits before the loss.
+ * `fn` must be synchronous: the state is per thread and would leak across an await.
+ */
+export function autocast<R>(opts: { dtype?: 'bfloat16'; enabled?: boolean }, fn: () => R): R {
+  const [prevOn, prevDtype] = native.autocastEnter(opts.enabled ?? true, opts.dtype ?? 'bfloat16');
+  try {
+    return fn();
+  } finally {
+    native.autocastExit(prevOn, prevDtype);
+  }
+}
+/** Whether CPU autocast is on here (torch.is_autocast_cpu_enabled()). */
+export const isAutocastEnabled = () => native.isAutocastEnabled();
+
 export const manualSeed = (seed: number) => native.manualSeed(seed);
 /** The default generator's state (torch.get_rng_state()): bytes that setRngState puts back, for checkpoints. */
 export const getRngState = (): Uint8Array => new Uint8Array(native.getRngState());
@@ -99,7 +116,9 @@ export const getNumThreads = () => native.getNumThreads();
 export const libtorchVersion = native.libtorchVersion;
 
 const tensorData = (v: unknown): TensorData | undefined =>
-  v instanceof Tensor ? { dtype: v.dtype, shape: v.shape, data: v.dataSync() } : undefined;
+  v instanceof Tensor
+    ? { dtype: v.dtype === 'bfloat16' ? 'float32' : v.dtype, shape: v.shape, data: v.dataSync() }
+    : undefined;
 
 /**
  * torch.save, to bytes: a tree of dicts (PyDict, or plain objects for str keys), lists (arrays), tuples

@@ -13,13 +13,14 @@ import { PyDict, PyFloat, PyTuple } from './pickle.js';
 
 /** A tensor to pickle: its elements, contiguous and row-major. */
 export interface TensorData {
-  dtype: NativeDtype;
+  /** bfloat16 tensors are written widened to float32: JS reads them as a Float32Array. */
+  dtype: Exclude<NativeDtype, 'bfloat16'>;
   shape: readonly number[];
   data: AnyTypedArray;
 }
 
 /** The storage class torch.save names for each dtype. */
-const STORAGE_CLASS: Record<NativeDtype, string> = {
+const STORAGE_CLASS: Record<TensorData['dtype'], string> = {
   float32: 'FloatStorage',
   float64: 'DoubleStorage',
   int64: 'LongStorage',

@@ -434,6 +434,8 @@ function output(dtype: NativeDtype, n: number): AnyTypedArray {
     case 'uint8':
     case 'bool':
       return new Uint8Array(n);
+    case 'bfloat16':
+      return new Float32Array(n); // widened, as toTypedArray does
   }
 }
 
