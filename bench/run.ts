@@ -29,6 +29,7 @@ import { MODELS, MODEL_IDS, type ModelFlops, type ModelSpec } from '../src/model
 import { defaultConfig } from '../src/runs/config.js';
 import { RECIPES } from '../src/runs/recipes.js';
 import { blasKind } from './blas.js';
+import { trainingPrecision } from '../src/engines/pytorch.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -134,6 +135,7 @@ function fmnistEpoch(side: FmnistSide, spec: ModelSpec): number {
       threads,
       batchSize: cfg.batchSize,
       lr: RECIPES.seed.lr,
+      precision: 'float32', // the Python reference trains in float32; bench/layout.ts times bfloat16 apart
       limit,
       testLimit: 1000,
       out,
@@ -265,6 +267,8 @@ interface ModelResult {
   augmentShare: number | null;
   /** fmnist PyTorch training step in NCHW and channels_last (bench/layout.ts), and the layout the registry chose. */
   layout: { nchwMs: number; channelsLastMs: number; speedup: number; chosen: string } | null;
+  /** The same step in float32 and under bfloat16 autocast (model's layout), and what `--precision auto` picks here. */
+  precision: { float32Ms: number; bfloat16Ms: number; speedup: number; auto: string } | null;
   /** The ONNX export's seconds and onnxruntime-node's inference, with fmnist PyTorch's from the same process. */
   onnx: (OnnxBench & { ratio: Inference }) | null;
 }
@@ -456,6 +460,31 @@ if (want('models')) {
         chosen: spec.memoryFormat ?? 'contiguousFormat',
       };
     });
+    // the training precision: float32 against bfloat16 autocast, alternating, best of two each
+    const precision = attempt('precision', () => {
+      const ms: Record<'float32' | 'bfloat16', number[]> = { float32: [], bfloat16: [] };
+      for (let round = 0; round < 2; round++)
+        for (const p of ['float32', 'bfloat16'] as const)
+          ms[p].push(
+            childJson<{ msPerStep: number }>(
+              `precision ${p}`,
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                join(here, 'layout.ts'),
+                '--model',
+                spec.id,
+                '--batch-size',
+                String(cfg.batchSize),
+              ].concat(['--threads', String(threads), '--precision', p]),
+              { env: childEnv },
+            ).msPerStep,
+          );
+      const f32 = Math.min(...ms.float32);
+      const b16 = Math.min(...ms.bfloat16);
+      return { float32Ms: f32, bfloat16Ms: b16, speedup: f32 / b16, auto: trainingPrecision(spec, 'auto') };
+    });
     const augmentShare = augment && epochSeconds.fmnistPytorch ? augment.seconds / epochSeconds.fmnistPytorch : null;
     const onnxRun = attempt('ONNX', () => onnxBench(spec));
     const onnx = onnxRun && {
@@ -488,6 +517,7 @@ if (want('models')) {
       augmentSeconds: augment?.seconds ?? null,
       augmentShare,
       layout,
+      precision,
       onnx,
     };
     results.push(result);
@@ -495,6 +525,11 @@ if (want('models')) {
       console.log(
         `  layout (PyTorch, batch ${cfg.batchSize}): ${layout.nchwMs.toFixed(1)} ms/step NCHW, ` +
           `${layout.channelsLastMs.toFixed(1)} channels_last: ${layout.speedup.toFixed(2)}x; the model uses ${layout.chosen}`,
+      );
+    if (precision)
+      console.log(
+        `  precision (PyTorch, batch ${cfg.batchSize}): ${precision.float32Ms.toFixed(1)} ms/step float32, ` +
+          `${precision.bfloat16Ms.toFixed(1)} bfloat16 autocast: ${precision.speedup.toFixed(2)}x; --precision auto picks ${precision.auto} here`,
       );
     if (augment)
       console.log(
