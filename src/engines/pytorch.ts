@@ -139,15 +139,18 @@ class PytorchModel implements EngineModel {
     return this.opt;
   }
 
+  /** The training-time forward: under autocast the convolutions run in bfloat16, and the logits come back float32. */
+  private forward(x: torch.Tensor): torch.Tensor {
+    return this.bf16 ? torch.autocast({}, () => this.model.call(x)).float() : this.model.call(x);
+  }
+
   async trainStep(x: Float32Array, y: Uint8Array, n: number): Promise<StepResult> {
     const opt = this.optimizer();
     this.model.train();
     const r = torch.tidy(() => {
       const yb = labels(y, n);
       opt.zeroGrad();
-      // Under autocast the convolutions run in bfloat16 and the logits come back bfloat16: the loss is float32.
-      const xb = images(x, n);
-      const logits = this.bf16 ? torch.autocast({}, () => this.model.call(xb)).float() : this.model.call(xb);
+      const logits = this.forward(images(x, n));
       const loss = F.crossEntropy(logits, yb, { labelSmoothing: this.labelSmoothing });
       loss.backward();
       opt.step();
@@ -158,6 +161,8 @@ class PytorchModel implements EngineModel {
     return r;
   }
 
+  // The loop's validation, each epoch: in the training precision (bfloat16 halves its cost, about 1.4 s of the
+  // resnet's 28 s epoch). Test predictions (predictProbs) and every saved file stay float32.
   async evaluate(x: Float32Array, y: Uint8Array, n: number, chunk = 1000) {
     let loss = 0;
     let correct = 0;
@@ -167,7 +172,7 @@ class PytorchModel implements EngineModel {
       torch.noGrad(() =>
         torch.tidy(() => {
           const yb = labels(y.subarray(i), len);
-          const logits = this.model.call(images(x.subarray(i * 784), len));
+          const logits = this.forward(images(x.subarray(i * 784), len));
           loss += F.crossEntropy(logits, yb, { reduction: 'sum' }).item();
           correct += logits.argmax(1).eq(yb).sum().item();
         }),

@@ -60,6 +60,9 @@ export const RECIPES: Record<RecipeName, Recipe> = {
   // 54,000 train / 6,000 val, batch 128, one-cycle with a 1-epoch rise, label smoothing 0.1, crop 2 px + flip,
   // 3 epochs): Adam 2e-3 reached val 0.7562 / 0.8998 / 0.9320 after epochs 1 / 2 / 3, SGD (Nesterov 0.9,
   // lr 0.05, weight decay 5e-4) 0.8397 / 0.9155 / 0.9262. Adam ends higher, so the recipe keeps it.
+  // Random erasing (p 0.25): resnet, seed 1, 28 epochs in bfloat16: best val 0.9522 (val loss 0.2217) with it,
+  // 0.9515 (0.2269) with crop + flip alone, 0.9517 (0.2263) with AdamW and weight decay 0.05 instead. At 14 epochs
+  // it had been a wash (0.9475 against 0.9483); the longer run overfits without it (train acc 0.981 against 0.963).
   modern: defineRecipe('modern', {
     optimizer: 'adam',
     lr: 2e-3,
@@ -71,7 +74,7 @@ export const RECIPES: Record<RecipeName, Recipe> = {
     warmupEpochs: 1,
     labelSmoothing: 0.1,
     ema: 0,
-    augment: ['crop', 'flip'],
+    augment: ['crop', 'flip', 'erase'],
     cropPad: 2,
     eraseP: 0.25,
   }),

@@ -43,7 +43,7 @@ describe(
               framework,
               model: spec.id,
               epochs: 2,
-              // each model's own recipe (modern: SGD, one-cycle, label smoothing, crop + flip augmentation), with
+              // each model's own recipe (modern: Adam, one-cycle, label smoothing, crop + flip + erase), with
               // batches of 32 so that 1,024 images make 64 steps: enough for every net to clear the bar below
               batchSize: 32,
               limit: 1280,

@@ -239,7 +239,7 @@ test('recipe line: the recipe, optimizer, schedule, regularizers and augmentatio
   const modern = makeConfig({ framework: 'pytorch', model: 'resnet', recipe: 'modern', threads: 1 });
   assert.equal(
     recipeSummary(modern),
-    'modern: Adam lr 0.002; onecycle schedule, 1 warm-up epoch; label smoothing 0.1; augmentation crop (pad 2), flip',
+    'modern: Adam lr 0.002; onecycle schedule, 1 warm-up epoch; label smoothing 0.1; augmentation crop (pad 2), flip, erase (p 0.25)',
   );
   const custom = makeConfig({
     framework: 'keras',
