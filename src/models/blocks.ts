@@ -60,7 +60,10 @@ export function torchResidual(torch: Torch, body: Module): Module {
   class Residual extends torch.nn.Module {
     readonly body = this.registerModule('body', body);
     forward(x: TorchApi.Tensor): TorchApi.Tensor {
-      return x.add(this.body.forward(x));
+      const b = this.body.forward(x);
+      const y = x.add(b);
+      if (b !== x) b.dispose(); // as nn.Sequential does: free the branch now, not at the caller's tidy
+      return y;
     }
     override toOnnx(g: TorchApi.nn.OnnxGraph, input: string): string {
       return g.node('Add', [input, g.scoped('body', () => this.body.onnx(g, input))]);

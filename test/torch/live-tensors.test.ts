@@ -84,4 +84,32 @@ describe('liveTensors', () => {
     x.dispose();
     y.dispose();
   });
+
+  test('nn.Sequential frees each intermediate as soon as the next layer has it, and gradients still flow', () => {
+    torch.manualSeed(3);
+    const model = new nn.Sequential(
+      new nn.Linear(12, 32),
+      new nn.ReLU(),
+      new nn.Linear(32, 32),
+      new nn.ReLU(),
+      new nn.Linear(32, 4),
+    );
+    const x = torch.rand([8, 12]);
+    // one tensor stays from a 5-layer forward: its output (the input is the caller's, and is kept)
+    const { d, r: out } = delta(() => torch.noGrad(() => model.call(x)));
+    assert.equal(d, 1);
+    assert.equal(x.isDisposed, false);
+    out.dispose();
+    // in grad mode autograd keeps what backward needs, so the freed handles do not break backward
+    torch.tidy(() => {
+      const loss = model.call(x).square().mean();
+      loss.backward();
+    });
+    for (const p of model.parameters()) {
+      assert.ok(p.grad, 'every parameter has a gradient');
+      assert.ok(Number.isFinite(p.grad.abs().sum().item()));
+    }
+    model.dispose();
+    x.dispose();
+  });
 });
