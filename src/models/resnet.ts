@@ -12,7 +12,7 @@ export const resnet: ModelSpec = {
   id: 'resnet',
   label: 'ResNet',
   description: 'residual net: stem 24, three stages 32/128/128 (conv, pool, BN, ReLU, residual block), GAP, linear',
-  defaultEpochs: 28, // with bfloat16 autocast and 256-image inference chunks, 28 fit 80 seed-CNN epochs on 2 Zen 5 cores (issue 11's note)
+  defaultEpochs: 28, // bf16 autocast, 256-image inference: 64-81x a seed-CNN epoch on 2 Zen 5 cores (README, Measured)
   recipe: 'modern',
   memoryFormat: 'channelsLast', // a 1.1-1.3x faster training step than NCHW on 2 Zen 4 cores (bench: layout rows)
   autocast: 'bfloat16', // 1.6x faster a step than float32 on 2 Zen 5 cores (avx512_bf16)
