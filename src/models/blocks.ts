@@ -60,10 +60,7 @@ export function torchResidual(torch: Torch, body: Module): Module {
   class Residual extends torch.nn.Module {
     readonly body = this.registerModule('body', body);
     forward(x: TorchApi.Tensor): TorchApi.Tensor {
-      const b = this.body.forward(x);
-      const y = x.add(b);
-      if (b !== x) b.dispose(); // as nn.Sequential does: free the branch now, not at the caller's tidy
-      return y;
+      return x.add(this.body.call(x)); // call's scope frees the branch once the sum exists
     }
     override toOnnx(g: TorchApi.nn.OnnxGraph, input: string): string {
       return g.node('Add', [input, g.scoped('body', () => this.body.onnx(g, input))]);

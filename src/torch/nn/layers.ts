@@ -300,8 +300,8 @@ export class Sequential extends Module {
   forward(x: Tensor): Tensor {
     let y = x;
     for (const m of this.layers) {
-      const next = m.forward(y);
-      if (y !== x && next !== y) y.dispose();
+      const next = m.call(y);
+      if (y !== x && next !== y) y.dispose(); // the child's scope kept its output; free it once the next has it
       y = next;
     }
     return y;

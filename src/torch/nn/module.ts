@@ -19,9 +19,13 @@ export abstract class Module {
 
   abstract forward(x: Tensor): Tensor;
 
-  /** Calling a module runs forward, as in PyTorch. */
+  /**
+   * Calling a module runs forward, as in PyTorch, in a dispose scope that keeps only the output
+   * (docs/memory.md, rule 13): a hand-written forward's temporaries are freed as soon as it returns,
+   * not when the caller's tidy ends. Autograd holds its own references, so backward still works.
+   */
   call(x: Tensor): Tensor {
-    return this.forward(x);
+    return tidy(() => this.forward(x));
   }
 
   /**
