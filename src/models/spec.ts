@@ -18,6 +18,12 @@ export interface ModelSpec {
   readonly description: string;
   /** Default `--epochs` (early stopping may end sooner). */
   readonly defaultEpochs: number;
+  /**
+   * Default `--patience` (epochs without a better validation loss before stopping); 5 when absent, 0 = train every
+   * epoch and keep the last. Set to 0 where validation loss turns up while validation accuracy still rises, so that
+   * stopping on loss would cut the run short (`cnn`: README, Measured: the seed models).
+   */
+  readonly defaultPatience?: number;
   /** Default `--recipe` (src/runs/recipes.ts); 'seed' when absent. */
   readonly recipe?: 'seed' | 'modern';
   /**

@@ -112,7 +112,8 @@ export const CONFIG_FIELDS = {
   },
   patience: {
     ...int(0),
-    help: 'epochs without a better validation loss before stopping, best weights restored; 0 = off',
+    help: 'epochs without a better validation loss before stopping, best weights restored; 0 = off (keep the last)',
+    defaultText: "the model's: " + patienceDefaults(),
     arg: '<n>',
   },
   precision: {
@@ -136,6 +137,12 @@ export const CONFIG_FIELDS = {
   testLimit: { ...int(0), help: 'use only the first N test images, 0 = all', arg: '<n>' },
   out: { ...str, help: 'run folder', defaultText: 'runs/<framework>-<model>', arg: '<dir>' },
 } satisfies Record<string, Field>;
+
+/** "5; 0 for cnn": the models whose default patience is not 5, for --help. */
+function patienceDefaults(): string {
+  const off = MODEL_IDS.filter((id) => (getModel(id).defaultPatience ?? 5) !== 5);
+  return ['5', ...off.map((id) => `${getModel(id).defaultPatience} for ${id}`)].join('; ');
+}
 
 /** The default of a key as --help shows it; a recipe's key shows each recipe's value. */
 export function defaultText(k: Key): string {
@@ -163,7 +170,7 @@ export interface TrainConfig extends Recipe {
   seed: number;
   /** Fraction of the training set held out for validation (stratified). 0 trains on all 60,000. */
   valSplit: number;
-  /** Epochs without a better validation loss before stopping; the best weights are restored. 0 turns it off. */
+  /** Epochs without a better validation loss before stopping, best weights restored; 0 = off. Default: the model's. */
   patience: number;
   /** PyTorch's training precision; 'auto' = bfloat16 autocast for models that gain, on CPUs with native bf16. */
   precision: Precision;
@@ -198,7 +205,7 @@ export function defaultConfig(
     augment: [...RECIPES[recipe].augment],
     seed: 42,
     valSplit: 0.1,
-    patience: 5,
+    patience: getModel(model).defaultPatience ?? 5,
     precision: 'auto',
     threads: availableParallelism(),
     checkpointEvery: 1,

@@ -227,9 +227,10 @@ describe('makeConfig', () => {
     assert.equal(c.epochs, getModel('cnn').defaultEpochs);
     assert.equal(c.out, 'runs/pytorch-cnn');
     assert.equal(c.lrSchedule, 'cosine');
-    assert.equal(c.patience, 5);
+    assert.equal(c.patience, 0, "cnn's own default patience");
     const d = makeConfig({ model: 'dense', framework: 'keras', epochs: undefined });
     assert.equal(d.epochs, getModel('dense').defaultEpochs);
+    assert.equal(d.patience, 5, 'the default patience for a model that names none');
     assert.equal(d.out, 'runs/keras-dense');
     assert.equal(d.batchSize, 64);
     assert.equal(d.lr, 1e-3);
