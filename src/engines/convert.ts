@@ -10,7 +10,8 @@
 //   - a Keras Flatten of an NHWC feature map orders features (h, w, c), PyTorch's of NCHW (c, h, w): the features
 //     of the layer that reads the flattened vector (a Dense's input rows, a BatchNorm's vectors) are permuted. It is
 //     found from the Keras graph (the Flatten's input shape), not from the architecture's name;
-//   - BatchNorm's epsilon (PyTorch 1e-5, tfjs 1e-3), see keras-to-torch and torch-to-keras below.
+//   - BatchNorm's epsilon (PyTorch 1e-5; tfjs's default 1e-3, in Keras runs made before our models set 1e-5),
+//     see keras-to-torch and torch-to-keras below.
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as torch from '../torch/index.js';
@@ -345,8 +346,8 @@ function checkShape(got: readonly number[], want: readonly number[], what: () =>
  * The Keras model's weights as a PyTorch state_dict with Python's keys, in state_dict order, for `spec`'s
  * PyTorch module (which model.py loads strictly). The caller owns the tensors.
  *
- * BatchNorm: tfjs normalizes with its layer's epsilon (1e-3 in our models), PyTorch with its module's (1e-5).
- * Inference computes (x − mean) / sqrt(var + eps), so running_var = moving_variance + eps_keras − eps_torch gives
+ * BatchNorm: tfjs normalizes with its layer's epsilon (1e-5 in our models, tfjs's default 1e-3 in older runs),
+ * PyTorch with its module's (1e-5). Inference computes (x − mean) / sqrt(var + eps), so running_var = moving_variance + eps_keras − eps_torch gives
  * exactly the same function. num_batches_tracked is written as 0: Keras does not count batches, and PyTorch reads
  * the count only when training with momentum=None (a cumulative average), which fmnist's models do not use.
  */
@@ -403,7 +404,7 @@ function torchTensorsOf(t: TorchLayer, k: KerasLayer, expected: Map<string, torc
  * A Keras model for `spec` with the weights of a PyTorch state_dict (Python's keys; checked as strictly as
  * load_state_dict(strict=True)).
  *
- * BatchNorm: the epsilon difference cannot be folded this way round (moving_variance = running_var − 1e-3 + 1e-5
+ * BatchNorm: an epsilon difference cannot be folded this way round (moving_variance = running_var − 1e-3 + 1e-5
  * can go negative), so the model is rebuilt from its JSON with each BatchNormalization's epsilon set to its
  * PyTorch module's: model.json then records it, and stock tfjs computes the same function.
  */

@@ -1,7 +1,7 @@
 // The seed's CNN with BatchNorm after each convolution and after the hidden dense layer: the seed's first
 // "future improvement", measured against the plain CNN. Layers followed by BatchNorm have no bias.
 import { torchInit, type ModelSpec } from './spec.js';
-import { torchConvBnLayers } from './blocks.js';
+import { kerasBatchNorm, torchConvBnLayers } from './blocks.js';
 
 export const cnnBn: ModelSpec = {
   id: 'cnn-bn',
@@ -36,7 +36,7 @@ export const cnnBn: ModelSpec = {
         ...(first ? { inputShape: [28, 28, 1] } : {}),
         kernelInitializer: torchInit(tfl, fanIn).kernelInitializer,
       }),
-      tfl.layers.batchNormalization({ axis: -1 }),
+      kerasBatchNorm(tfl),
       tfl.layers.reLU(),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
     ];
@@ -47,7 +47,7 @@ export const cnnBn: ModelSpec = {
         ...conv(64, 288),
         tfl.layers.flatten(),
         tfl.layers.dense({ units: 128, useBias: false, kernelInitializer: torchInit(tfl, 1600).kernelInitializer }),
-        tfl.layers.batchNormalization({ axis: -1 }),
+        kerasBatchNorm(tfl),
         tfl.layers.reLU(),
         tfl.layers.dropout({ rate: 0.5 }),
         tfl.layers.dense({ units: 10, activation: 'softmax', ...torchInit(tfl, 128) }),

@@ -138,18 +138,13 @@ describe('fmnist convert, every architecture', { skip: hasData ? false : `no dat
       const vars = [...sd].filter(([k]) => k.endsWith('running_var')).map(([, v]) => v.toFloat32());
       assert.equal(vars.length, bns.length);
       bns.forEach((l, i) => {
-        assert.equal(l.eps, 1e-3);
+        assert.equal(l.eps, 1e-5, "our Keras BatchNorm has PyTorch's epsilon");
         const moving = l.weights[3].data;
         assert.ok(
           moving.some((v) => Math.abs(v - 1) > 0.02),
           'the running variance has moved from its initial 1',
         );
-        assertClose(
-          vars[i],
-          Array.from(moving, (v) => v + 1e-3 - 1e-5),
-          `running_var ${i}`,
-          { atol: 1e-7, rtol: 1e-6 },
-        );
+        assertClose(vars[i], moving, `running_var ${i}`, { atol: 1e-7, rtol: 1e-6 });
       });
       for (const [k, v] of sd) if (k.endsWith('num_batches_tracked')) assert.equal(v.item(), 0);
       sd.forEach((v) => v.dispose());
@@ -223,6 +218,43 @@ describe('fmnist convert, every architecture', { skip: hasData ? false : `no dat
       }
     });
   }
+
+  test("a Keras run with tfjs's default BatchNorm epsilon (1e-3, older runs) converts with it folded into running_var", async () => {
+    const spec = MODELS.find((m) => m.id === 'cnn-bn')!;
+    if (!existsSync(join(root, 'keras-cnn-bn', 'model.json'))) await trainRun('keras', spec);
+    const dir = join(root, 'keras-cnn-bn-eps-1e-3');
+    cpSync(join(root, 'keras-cnn-bn'), dir, { recursive: true });
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    let edited = 0;
+    for (const l of json.modelTopology.config.layers as { class_name: string; config: { epsilon?: number } }[])
+      if (l.class_name === 'BatchNormalization') {
+        l.config.epsilon = 1e-3;
+        edited++;
+      }
+    assert.ok(edited > 0);
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+    writeChecksums(dir);
+
+    const out = join(root, 'keras-cnn-bn-eps-1e-3-to-pytorch');
+    const r = await convert(dir, 'pytorch', out);
+    assert.ok(r.maxDiff <= 1e-4, `the converted model computes the 1e-3 model's probabilities (max diff ${r.maxDiff})`);
+    const bns = (await kerasWeights(dir)).filter((l) => l.cls === 'BatchNormalization');
+    const sd = torch.loadStateDict(readFileSync(join(out, 'model.pt')));
+    const vars = [...sd].filter(([k]) => k.endsWith('running_var')).map(([, v]) => v.toFloat32());
+    bns.forEach((l, i) => {
+      assert.equal(l.eps, 1e-3);
+      assertClose(
+        vars[i],
+        Array.from(l.weights[3].data, (v) => v + 1e-3 - 1e-5),
+        `running_var ${i}`,
+        {
+          atol: 1e-7,
+          rtol: 1e-6,
+        },
+      );
+    });
+    sd.forEach((v) => v.dispose());
+  });
 
   describe('bad input: one line, exit 1, no folder', () => {
     let src = '';

@@ -116,7 +116,7 @@ describe('fmnist export --format onnx: every architecture, trained', { skip: has
             framework,
             model: spec.id,
             epochs: 1,
-            // Keras's BatchNorm momentum is 0.99 (PyTorch's 0.1): more steps, so that its statistics move too
+            // smaller Keras batches: more steps, so that its BatchNorm statistics move further from their start
             batchSize: framework === 'keras' ? 16 : 32,
             limit: 256,
             valSplit: 0,
