@@ -24,6 +24,11 @@ export interface ModelSpec {
    * stopping on loss would cut the run short (`cnn`: README, Measured: the seed models).
    */
   readonly defaultPatience?: number;
+  /**
+   * Default `--val-split`; 0.1 when absent. 0 is a final fit on all 60,000 images with the recipe and epochs that were
+   * chosen on the 0.1 split: nothing is selected by validation then, the last epoch is the model.
+   */
+  readonly defaultValSplit?: number;
   /** Default `--recipe` (src/runs/recipes.ts); 'seed' when absent. */
   readonly recipe?: 'seed' | 'modern';
   /**

@@ -108,12 +108,13 @@ export const CONFIG_FIELDS = {
   valSplit: {
     ...num(0, 0.9),
     help: 'fraction held out for validation (stratified); 0 = train on all 60,000',
+    defaultText: perModel('defaultValSplit', 0.1),
     arg: '<f>',
   },
   patience: {
     ...int(0),
     help: 'epochs without a better validation loss before stopping, best weights restored; 0 = off (keep the last)',
-    defaultText: "the model's: " + patienceDefaults(),
+    defaultText: perModel('defaultPatience', 5),
     arg: '<n>',
   },
   precision: {
@@ -138,10 +139,10 @@ export const CONFIG_FIELDS = {
   out: { ...str, help: 'run folder', defaultText: 'runs/<framework>-<model>', arg: '<dir>' },
 } satisfies Record<string, Field>;
 
-/** "5; 0 for cnn": the models whose default patience is not 5, for --help. */
-function patienceDefaults(): string {
-  const off = MODEL_IDS.filter((id) => (getModel(id).defaultPatience ?? 5) !== 5);
-  return ['5', ...off.map((id) => `${getModel(id).defaultPatience} for ${id}`)].join('; ');
+/** "the model's: 5; 0 for cnn": a per-model default for --help, naming the models that set their own. */
+function perModel(key: 'defaultPatience' | 'defaultValSplit', fallback: number): string {
+  const own = MODEL_IDS.filter((id) => (getModel(id)[key] ?? fallback) !== fallback);
+  return "the model's: " + [String(fallback), ...own.map((id) => `${getModel(id)[key]} for ${id}`)].join('; ');
 }
 
 /** The default of a key as --help shows it; a recipe's key shows each recipe's value. */
@@ -168,7 +169,7 @@ export interface TrainConfig extends Recipe {
   epochs: number;
   /** Seeds the split, the shuffling, dropout and the initial weights. */
   seed: number;
-  /** Fraction of the training set held out for validation (stratified). 0 trains on all 60,000. */
+  /** Fraction of the training set held out for validation (stratified). 0 trains on all 60,000. Default: the model's. */
   valSplit: number;
   /** Epochs without a better validation loss before stopping, best weights restored; 0 = off. Default: the model's. */
   patience: number;
@@ -204,7 +205,7 @@ export function defaultConfig(
     ...RECIPES[recipe],
     augment: [...RECIPES[recipe].augment],
     seed: 42,
-    valSplit: 0.1,
+    valSplit: getModel(model).defaultValSplit ?? 0.1,
     patience: getModel(model).defaultPatience ?? 5,
     precision: 'auto',
     threads: availableParallelism(),
