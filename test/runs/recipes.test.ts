@@ -2,13 +2,25 @@
 // libtorch, no data.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeConfig, lrAt, recipeOverrides, defaultConfig } from '../../src/runs/config.js';
+import { makeConfig, lrAt, recipeOverrides, defaultConfig, defaultText } from '../../src/runs/config.js';
+import { getModel } from '../../src/models/index.js';
 import { RECIPES, defineRecipe } from '../../src/runs/recipes.js';
 
 const lrs = (cfg: ReturnType<typeof makeConfig>, spe: number) =>
   Array.from({ length: cfg.epochs * spe }, (_, t) => lrAt(cfg, Math.floor(t / spe) + 1, t % spe, spe));
 
 describe('recipes', () => {
+  test('the model sets its epochs, patience and validation split; a flag overrides them; --help names them', () => {
+    const cnn = makeConfig({ model: 'cnn' });
+    assert.deepEqual([cnn.epochs, cnn.patience, cnn.valSplit], [getModel('cnn').defaultEpochs, 0, 0.1]);
+    const resnet = makeConfig({ model: 'resnet' });
+    assert.deepEqual([resnet.epochs, resnet.patience, resnet.valSplit], [getModel('resnet').defaultEpochs, 5, 0]);
+    const mine = makeConfig({ model: 'resnet', valSplit: 0.2, patience: 3 });
+    assert.deepEqual([mine.patience, mine.valSplit], [3, 0.2]);
+    assert.equal(defaultText('patience'), "the model's: 5; 0 for cnn");
+    assert.equal(defaultText('valSplit'), "the model's: 0.1; 0 for resnet");
+  });
+
   test('dense and cnn default to seed, the BatchNorm nets to modern; a flag overrides its recipe', () => {
     assert.equal(makeConfig({ model: 'cnn' }).recipe, 'seed');
     assert.equal(makeConfig({ model: 'dense' }).optimizer, 'adam');
