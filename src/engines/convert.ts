@@ -347,8 +347,8 @@ function checkShape(got: readonly number[], want: readonly number[], what: () =>
  * PyTorch module (which model.py loads strictly). The caller owns the tensors.
  *
  * BatchNorm: tfjs normalizes with its layer's epsilon (1e-5 in our models, tfjs's default 1e-3 in older runs),
- * PyTorch with its module's (1e-5). Inference computes (x − mean) / sqrt(var + eps), so running_var = moving_variance + eps_keras − eps_torch gives
- * exactly the same function. num_batches_tracked is written as 0: Keras does not count batches, and PyTorch reads
+ * PyTorch with its module's (1e-5). Inference computes (x − mean) / sqrt(var + eps), so
+ * running_var = moving_variance + eps_keras − eps_torch gives exactly the same function. num_batches_tracked is written as 0: Keras does not count batches, and PyTorch reads
  * the count only when training with momentum=None (a cumulative average), which fmnist's models do not use.
  */
 export function kerasToTorch(spec: ModelSpec, model: tfl.LayersModel): Map<string, torch.Tensor> {

@@ -110,7 +110,8 @@ export function kerasConvBn(tfl: Tfl, x: Sym, cout: number, opts: ConvBnOptions 
 /**
  * A Keras BatchNormalization over the channels with PyTorch's settings: momentum 0.9 (PyTorch's 0.1 from the other
  * side) and epsilon 1e-5, where tfjs's defaults are 0.99 and 1e-3. The two frameworks then train the same function,
- * and after the 2 x 422 steps of two resnet epochs Keras's running statistics no longer lag behind PyTorch's.
+ * and Keras's running statistics no longer lag behind PyTorch's early on (cnn-bn after 113 steps: validation accuracy
+ * 0.825 against PyTorch's 0.831; 0.560 with tfjs's defaults).
  */
 export const kerasBatchNorm = (tfl: Tfl) => tfl.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 });
 
