@@ -197,16 +197,17 @@ export function defaultConfig(
   model: Arch,
   recipe: RecipeName = defaultRecipe(model),
 ): TrainConfig {
+  const spec = getModel(model);
   return {
     framework,
     model,
     recipe,
-    epochs: getModel(model).defaultEpochs,
+    epochs: spec.defaultEpochs,
     ...RECIPES[recipe],
     augment: [...RECIPES[recipe].augment],
     seed: 42,
-    valSplit: getModel(model).defaultValSplit ?? 0.1,
-    patience: getModel(model).defaultPatience ?? 5,
+    valSplit: spec.defaultValSplit ?? 0.1,
+    patience: spec.defaultPatience ?? 5,
     precision: 'auto',
     threads: availableParallelism(),
     checkpointEvery: 1,
