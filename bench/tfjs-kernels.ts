@@ -3,11 +3,12 @@
 //
 //   node --import tsx bench/tfjs-kernels.ts [--model <registry id>] [--batch 64] [--steps 30] [--threads 2]
 //                                           [--cpu-batch 4] [--cpu-steps 2] [--top 10] [--profile-steps 5]
-//                                           [--profile-only]
+//                                           [--profile-only] [--stock-bn]
 //
 // --model takes any id of src/models/ (its keras(tfl) builder: a Sequential or a functional LayersModel).
 // --profile-only: only the torch profile of --profile-steps training steps (after one warm-up step), no timing and no
-// cpu run. The cpu backend is timed on a small batch (--cpu-batch) and scaled to --batch: its kernels are plain loops
+// cpu run. --stock-bn: build the model with tfjs-layers' own BatchNormalization, not the torch backend's fused one
+// (src/tfjs-backend/batch_norm_layer.ts), to compare the two. The cpu backend is timed on a small batch (--cpu-batch) and scaled to --batch: its kernels are plain loops
 // whose cost grows linearly with the batch, and a batch-64 CNN step takes ~10 s there.
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import * as tflayers from '@tensorflow/tfjs-layers';
 import { getModel } from '../src/models/index.js';
 import { native } from '../src/native/binding.js';
-import { kernelStats, resetKernelStats, useTorchBackend } from '../src/tfjs-backend/index.js';
+import { kernelStats, resetKernelStats, torchLayersApi, useTorchBackend } from '../src/tfjs-backend/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '10' },
     'profile-steps': { type: 'string', default: '5' },
     'profile-only': { type: 'boolean', default: false },
+    'stock-bn': { type: 'boolean', default: false },
   },
 });
 const batch = Number(args.batch);
@@ -40,7 +42,8 @@ native.setNumThreads(Number(args.threads));
 const spec = getModel(args.model); // throws, listing the registry's ids, for an unknown one
 
 function build(): tfl.LayersModel {
-  const model = spec.keras(tflayers);
+  // as the Keras engine builds it (the fused BatchNormalization), or with tfjs-layers' stock one (--stock-bn)
+  const model = spec.keras(args['stock-bn'] ? tflayers : torchLayersApi);
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }

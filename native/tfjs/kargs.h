@@ -90,6 +90,7 @@ void addMatmulKernels(KernelTable& t);
 void addElementwiseKernels(KernelTable& t);
 void addReductionKernels(KernelTable& t);
 void addLayoutKernels(KernelTable& t);
+void addBatchNormKernels(KernelTable& t);
 
 // The fused activations of FusedConv2D and _FusedMatMul, in place on y.
 Tensor activate(Tensor y, const std::string& act, double alpha);

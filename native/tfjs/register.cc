@@ -1,4 +1,4 @@
-// Registers the tfjs kernels of every area (conv_pool.cc, matmul.cc, elementwise.cc, reductions.cc, layout.cc) as
+// Registers the tfjs kernels of every area (conv_pool.cc, matmul.cc, elementwise.cc, reductions.cc, layout.cc, batchnorm.cc) as
 // functions of `exports.tfjs`, each called through callKernel(): arguments read (kargs.h), the kernel run without
 // autograd, and its result copied into the output array unless it was written there already.
 #include "kargs.h"
@@ -18,6 +18,7 @@ const tfjs::KernelTable& kernels() {
     tfjs::addElementwiseKernels(t);
     tfjs::addReductionKernels(t);
     tfjs::addLayoutKernels(t);
+    tfjs::addBatchNormKernels(t);
     return t;
   }();
   return table;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readJson, writeJsonAtomic } from '../util/fsutil.js';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { useTorchBackend } from '../tfjs-backend/index.js';
+import { torchLayersApi, useTorchBackend } from '../tfjs-backend/index.js';
 import { getNumThreads, libtorchVersion, setNumThreads } from '../torch/index.js';
 import type { ModelSpec } from '../models/index.js';
 import { fileHandler, loadLayersFromDir, MODEL_JSON } from './keras-io.js';
@@ -260,7 +260,7 @@ export const kerasEngine: Engine = {
       throw new Error('keras: --precision bfloat16 is PyTorch-only (use auto or float32)');
     await useTorchBackend();
     setNumThreads(opts.threads);
-    const model = spec.keras(tfl);
+    const model = spec.keras(torchLayersApi);
     const optimizer = makeKerasOptimizer(opts.optimizer);
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     return new KerasModel(model, optimizer, opts.labelSmoothing, opts.ema ? new WeightAverage(model, opts.ema) : null);

@@ -168,6 +168,30 @@ export interface TfjsKernels
       varianceEpsilon: number;
     },
   ): void;
+  /**
+   * BatchNorm in training mode over x's last axis (native/tfjs/batchnorm.cc): the output is
+   * offset + (x - mean) * scale / sqrt(variance + eps) with the batch's mean and biased variance, which it writes
+   * into meanOut and varianceOut (one value per channel each).
+   */
+  BatchNormTraining(
+    out: V,
+    attrs: { x: V; xShape: Shape; scale: V; offset: V; varianceEpsilon: number; meanOut: V; varianceOut: V },
+  ): void;
+  /** BatchNormTraining's gradient: dx into the output, the scale's and offset's into dScaleOut and dOffsetOut. */
+  BatchNormTrainingGrad(
+    out: V,
+    attrs: {
+      dy: V;
+      x: V;
+      xShape: Shape;
+      mean: V;
+      variance: V;
+      scale: V;
+      varianceEpsilon: number;
+      dScaleOut: V;
+      dOffsetOut: V;
+    },
+  ): void;
   MaxPool(out: V, attrs: TfjsMaxPoolAttrs): void;
   MaxPoolGrad(out: V, attrs: TfjsMaxPoolGradAttrs): void;
   BatchMatMul(out: V, attrs: TfjsMatMulAttrs): void;

@@ -3,12 +3,19 @@
 // are registered under 'torch' as they are.
 import '@tensorflow/tfjs-backend-cpu'; // registers the 'cpu' backend and its kernels, which 'torch' reuses
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { findBackendFactory, getKernelsForBackend, registerBackend, registerKernel } from '@tensorflow/tfjs-core';
+import {
+  findBackendFactory,
+  getKernelsForBackend,
+  registerBackend,
+  registerGradient,
+  registerKernel,
+} from '@tensorflow/tfjs-core';
 import type { backend_util, DataId, DataType } from '@tensorflow/tfjs-core';
 import { native } from '../native/binding.js';
 import { BufferPool } from './buffer_pool.js';
 import { TORCH } from './kernel_utils.js';
-import { nativeKernelConfigs } from './register_all_kernels.js';
+import { nativeGradientConfigs, nativeKernelConfigs } from './register_all_kernels.js';
+import { registerBatchNormLayer } from './batch_norm_layer.js';
 
 export class MathBackendTorch extends MathBackendCPU {
   /** Where the native kernels' outputs come from, and their memory goes back to (see buffer_pool.ts). */
@@ -70,5 +77,7 @@ export function registerTorchBackend(): boolean {
     if (!nativeNames.has(config.kernelName)) registerKernel({ ...config, backendName: TORCH });
   }
   for (const config of nativeKernelConfigs) registerKernel(config);
+  for (const config of nativeGradientConfigs) registerGradient(config);
+  registerBatchNormLayer();
   return true;
 }

@@ -8,6 +8,7 @@ export { MathBackendTorch, registerTorchBackend } from './backend.js';
 export { kernelStats, recordFallbackShapes, resetKernelStats } from './kernel_utils.js';
 export type { KernelStats } from './kernel_utils.js';
 export { nativeKernelConfigs } from './register_all_kernels.js';
+export { BatchNormalization, torchLayersApi } from './batch_norm_layer.js';
 export const TORCH_BACKEND = TORCH;
 
 /** Registers the backend if needed, makes it tfjs's current backend and waits until it is ready. */

@@ -82,7 +82,7 @@ export interface TorchKernelArgs<I, A> {
  */
 export function torchKernel<I, A>(
   kernelName: string,
-  run: (args: TorchKernelArgs<I, A>) => TensorInfo | null,
+  run: (args: TorchKernelArgs<I, A>) => TensorInfo | TensorInfo[] | null,
 ): KernelConfig {
   let cpu: KernelFunc | undefined;
   const kernelFunc: KernelFunc = (args) => {

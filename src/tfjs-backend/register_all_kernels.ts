@@ -1,7 +1,7 @@
 // The kernels of the torch backend that run on libtorch. registerTorchBackend() registers every kernel of tfjs's cpu
 // backend under 'torch' first and these over them; each of these still hands a call it can't run natively (dtype,
 // attribute, tiny size) to the cpu kernel of the same name. See README.md for what is native and what is not, and why.
-import type { KernelConfig } from '@tensorflow/tfjs-core';
+import type { GradConfig, KernelConfig } from '@tensorflow/tfjs-core';
 import { absConfig } from './kernels/Abs.js';
 import { addConfig } from './kernels/Add.js';
 import { allConfig } from './kernels/All.js';
@@ -9,6 +9,11 @@ import { anyConfig } from './kernels/Any.js';
 import { argMaxConfig } from './kernels/ArgMax.js';
 import { argMinConfig } from './kernels/ArgMin.js';
 import { batchMatMulConfig } from './kernels/BatchMatMul.js';
+import {
+  batchNormTrainingConfig,
+  batchNormTrainingGradConfig as batchNormTrainingGradient,
+} from './kernels/BatchNormTraining.js';
+import { batchNormTrainingGradConfig } from './kernels/BatchNormTrainingGrad.js';
 import { castConfig } from './kernels/Cast.js';
 import { ceilConfig } from './kernels/Ceil.js';
 import { clipByValueConfig } from './kernels/ClipByValue.js';
@@ -81,6 +86,8 @@ export const nativeKernelConfigs: KernelConfig[] = [
   argMaxConfig,
   argMinConfig,
   batchMatMulConfig,
+  batchNormTrainingConfig,
+  batchNormTrainingGradConfig,
   castConfig,
   ceilConfig,
   clipByValueConfig,
@@ -145,3 +152,6 @@ export const nativeKernelConfigs: KernelConfig[] = [
   transposeConfig,
   _fusedMatMulConfig,
 ];
+
+/** Gradients of the torch backend's own kernels (those tfjs-core has no gradient for): registered with them. */
+export const nativeGradientConfigs: GradConfig[] = [batchNormTrainingGradient];
