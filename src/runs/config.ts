@@ -141,8 +141,14 @@ export const CONFIG_FIELDS = {
 
 /** "the model's: 5; 0 for cnn": a per-model default for --help, naming the models that set their own. */
 function perModel(key: 'defaultPatience' | 'defaultValSplit', fallback: number): string {
-  const own = MODEL_IDS.filter((id) => (getModel(id)[key] ?? fallback) !== fallback);
-  return "the model's: " + [String(fallback), ...own.map((id) => `${getModel(id)[key]} for ${id}`)].join('; ');
+  const byValue = new Map<number, string[]>(); // models that set their own, grouped by value
+  for (const id of MODEL_IDS) {
+    const v = getModel(id)[key] ?? fallback;
+    if (v !== fallback) byValue.set(v, [...(byValue.get(v) ?? []), id]);
+  }
+  return (
+    "the model's: " + [String(fallback), ...[...byValue].map(([v, ids]) => `${v} for ${ids.join(', ')}`)].join('; ')
+  );
 }
 
 /** The default of a key as --help shows it; a recipe's key shows each recipe's value. */

@@ -77,6 +77,7 @@ describe('keras training end to end', { skip: hasData ? false : `no data in ${SY
       framework: 'keras',
       model: 'cnn',
       epochs: 2,
+      valSplit: 0.1, // the history's validation columns are checked
       limit: 1500,
       testLimit: 300,
       threads: 2,

@@ -12,13 +12,13 @@ const lrs = (cfg: ReturnType<typeof makeConfig>, spe: number) =>
 describe('recipes', () => {
   test('the model sets its epochs, patience and validation split; a flag overrides them; --help names them', () => {
     const cnn = makeConfig({ model: 'cnn' });
-    assert.deepEqual([cnn.epochs, cnn.patience, cnn.valSplit], [getModel('cnn').defaultEpochs, 0, 0.1]);
+    assert.deepEqual([cnn.epochs, cnn.patience, cnn.valSplit], [getModel('cnn').defaultEpochs, 0, 0]);
     const resnet = makeConfig({ model: 'resnet' });
     assert.deepEqual([resnet.epochs, resnet.patience, resnet.valSplit], [getModel('resnet').defaultEpochs, 5, 0]);
     const mine = makeConfig({ model: 'resnet', valSplit: 0.2, patience: 3 });
     assert.deepEqual([mine.patience, mine.valSplit], [3, 0.2]);
     assert.equal(defaultText('patience'), "the model's: 5; 0 for cnn");
-    assert.equal(defaultText('valSplit'), "the model's: 0.1; 0 for resnet");
+    assert.equal(defaultText('valSplit'), "the model's: 0.1; 0 for cnn, resnet");
   });
 
   test('dense and cnn default to seed, the BatchNorm nets to modern; a flag overrides its recipe', () => {

@@ -27,6 +27,7 @@ function config(framework: 'pytorch' | 'keras', out: string): TrainConfig {
     ema: 0.9,
     epochs: 3,
     patience: 2,
+    valSplit: 0.1, // early stopping and the best weights are part of what resumes
     batchSize: 64,
     limit: 700, // 630 train images: 10 batches an epoch, the last one short
     testLimit: 200,
