@@ -10,7 +10,10 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 /** Colours for train vs validation curves. */
 const SPLIT_COLORS = { domain: ['train', 'validation'], range: ['#1f77b4', '#e4572e'] };
 
-/** Loss and accuracy per epoch, train against validation, with the best epoch marked. */
+/**
+ * Loss and accuracy per epoch, train against validation, with the best epoch marked. A run without validation data
+ * (a final fit on every image) shows its training curves, and the epoch it kept: its last.
+ */
 export function historySpec(run: ReportRun): TopLevelSpec {
   const values: { epoch: number; split: string; loss: number; accuracy: number }[] = [];
   for (const h of run.history) {
@@ -18,7 +21,10 @@ export function historySpec(run: ReportRun): TopLevelSpec {
     if (h.valLoss != null && h.valAccuracy != null)
       values.push({ epoch: h.epoch, split: 'validation', loss: h.valLoss, accuracy: h.valAccuracy });
   }
+  const hasVal = values.some((v) => v.split === 'validation');
+  const splits = hasVal ? SPLIT_COLORS : { domain: ['train'], range: [SPLIT_COLORS.range[0]!] };
   const best = run.metrics.bestEpoch;
+  const label = hasVal ? `best epoch ${best}` : `kept: epoch ${best}`;
   const lastEpoch = Math.max(2, ...run.history.map((h) => h.epoch));
   const leftHalf = best - 1 < (lastEpoch - 1) / 2;
   const x = {
@@ -31,7 +37,7 @@ export function historySpec(run: ReportRun): TopLevelSpec {
   const height = 240;
   // Colour and dash encode the same field under the same title, so they share one legend of line symbols.
   const legend = { orient: 'right' as const, symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 400 };
-  const color = { field: 'split', type: 'nominal' as const, title: 'Data', scale: SPLIT_COLORS, legend };
+  const color = { field: 'split', type: 'nominal' as const, title: 'Data', scale: splits, legend };
   const panel = (field: 'loss' | 'accuracy', title: string, axisTitle: string, format: string) => ({
     width: 340,
     height,
@@ -48,23 +54,23 @@ export function historySpec(run: ReportRun): TopLevelSpec {
             type: 'nominal' as const,
             title: 'Data',
             scale: {
-              domain: SPLIT_COLORS.domain,
+              domain: splits.domain,
               range: [
                 [1, 0],
                 [6, 3],
-              ],
+              ].slice(0, splits.domain.length),
             },
             legend,
           },
         },
       },
       {
-        data: { values: [{ epoch: best, label: `best epoch ${best}` }] },
+        data: { values: [{ epoch: best, label }] },
         mark: { type: 'rule' as const, color: '#777', strokeWidth: 1.5 },
         encoding: { x: { field: 'epoch', type: 'quantitative' as const } },
       },
       {
-        data: { values: [{ epoch: best, label: `best epoch ${best}` }] },
+        data: { values: [{ epoch: best, label }] },
         mark: {
           type: 'text' as const,
           color: '#555',
@@ -87,7 +93,9 @@ export function historySpec(run: ReportRun): TopLevelSpec {
     $schema: SCHEMA,
     title: {
       text: `${run.label}: training history`,
-      subtitle: `Per epoch, on the training and the validation data; grey line: the best epoch (${best}), whose weights were kept`,
+      subtitle: hasVal
+        ? `Per epoch, on the training and the validation data; grey line: the best epoch (${best}), whose weights were kept`
+        : `Per epoch, on the training data: no validation split (a final fit on every image), so the last epoch was kept`,
     },
     data: { values },
     hconcat: [panel('loss', 'Loss', 'Cross-entropy loss', '.2f'), panel('accuracy', 'Accuracy', 'Accuracy', '.1%')],

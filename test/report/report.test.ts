@@ -147,6 +147,19 @@ test('the Pareto view: one point per run on each panel, the frontier, and no fig
   assert.equal(specs.paretoSpec(runs.slice(0, 1)), null);
 });
 
+test('the history figure of a run without validation data shows its training curves and the epoch it kept', () => {
+  const { runs } = loadRuns(tmp.dir);
+  type Hist = { title: { subtitle: string }; hconcat: { layer: { data?: { values: { label: string }[] } }[] }[] };
+  const withVal = specs.historySpec(runs[0]!) as unknown as Hist;
+  assert.match(withVal.title.subtitle, /training and the validation data/);
+  const finalFit = { ...runs[0]!, history: runs[0]!.history.map(({ valLoss: _l, valAccuracy: _a, ...h }) => h) };
+  const spec = specs.historySpec(finalFit as (typeof runs)[0]) as unknown as Hist;
+  assert.match(spec.title.subtitle, /no validation split/);
+  const json = JSON.stringify(spec);
+  assert.ok(!json.includes('validation"'), 'no validation series or legend entry');
+  assert.equal(spec.hconcat[0]!.layer[1]!.data!.values[0]!.label, `kept: epoch ${runs[0]!.metrics.bestEpoch}`);
+});
+
 test('report.html is one self-contained file with a table of contents and every section', () => {
   const html = readFileSync(out.html, 'utf8');
   assertWellFormedXml(
