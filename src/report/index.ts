@@ -364,7 +364,9 @@ export async function buildReport(input: ReportInput): Promise<ReportOutput> {
         await chart(
           `history-${r.id}`,
           `${r.label}: training history`,
-          'Loss and accuracy per epoch, train against validation; the grey line marks the best epoch.',
+          r.history.some((h) => h.valAccuracy != null)
+            ? 'Loss and accuracy per epoch, train against validation; the grey line marks the best epoch.'
+            : 'Loss and accuracy per epoch on the training data: a final fit with no validation split, which kept its last epoch.',
           historySpec(r),
         ),
       );
