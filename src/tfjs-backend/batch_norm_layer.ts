@@ -1,10 +1,11 @@
 // tfjs-layers' BatchNormalization with a fused training step on the torch backend. In training, the stock layer
-// composes tf.moments and tf.batchNorm, and the tape differentiates each piece: about 15 kernel calls forward and 40
-// backward per layer and step. Here the step is one native kernel each way (BatchNormTraining and its registered
-// gradient, native/tfjs/batchnorm.cc). Everything else is the stock layer's: its weights, its config, its
-// class name in model.json, inference, and the moving-average update (same formula, same biased variance).
-// The engines build the registry's models with it (torchLayersApi); registerTorchBackend() registers it under
-// 'BatchNormalization', so that tfjs builds it from model.json too (resumed and converted runs). On any other backend, or for a layout the kernels don't take, it runs the stock code.
+// composes tf.moments and tf.batchNorm, and the tape differentiates each piece: about 60 kernel calls per layer and
+// step (cnn-bn's step: 556 calls with the stock layer, 379 with this one). Here the step is one native kernel each way
+// (BatchNormTraining and its registered gradient, native/tfjs/batchnorm.cc). Everything else is the stock layer's:
+// its weights, its config, its class name in model.json, inference, and the moving-average update (same formula, same
+// biased variance). The engines build the registry's models with it (torchLayersApi); registerTorchBackend()
+// registers it under 'BatchNormalization', so that tfjs builds it from model.json too (resumed and converted runs).
+// On any other backend, or for a layout the kernels don't take, it runs the stock code.
 import * as tfc from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // importing it registers the stock class, read below
