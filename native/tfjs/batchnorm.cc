@@ -27,14 +27,6 @@ Tensor channels(const KArgs& k, const char* name, int64_t c) {
   return p;
 }
 
-// (x - m) * a + b, row by row: FusedBatchNorm's loop (elementwise.cc), for the same rounding as tf.batchNorm.
-__attribute__((optimize("O3"))) void normalizeRows(const float* __restrict px, float* __restrict po, int64_t n,
-                                                   int64_t c, const float* __restrict m, const float* __restrict a,
-                                                   const float* __restrict b) {
-  for (int64_t r = 0; r < n; r++, px += c, po += c)
-    for (int64_t j = 0; j < c; j++) po[j] = (px[j] - m[j]) * a[j] + b[j];
-}
-
 // Column sums over rows [r0, r1) of x [*, c], of x itself (mean == nullptr) or of (x - mean)^2, added to acc in double.
 __attribute__((optimize("O3"))) void sumRows(const float* __restrict px, int64_t r0, int64_t r1, int64_t c,
                                              const double* __restrict mean, double* __restrict acc) {
@@ -99,7 +91,7 @@ Tensor forward(const KArgs& k) {
   const float* pb = offset.data_ptr<float>();
   float* po = o.data_ptr<float>();
   at::parallel_for(0, n, std::max<int64_t>(1, (1 << 16) / c), [&](int64_t b, int64_t e) {
-    normalizeRows(px + b * c, po + b * c, e - b, c, m.data(), a.data(), pb);
+    batchNormRows(px + b * c, po + b * c, e - b, c, m.data(), a.data(), pb);  // FusedBatchNorm's, same rounding
   });
   return o;
 }

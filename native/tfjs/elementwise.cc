@@ -7,6 +7,15 @@
 
 namespace fm {
 namespace tfjs {
+
+// (x - m) * a + b, row by row of the parameters' length n (declared in kargs.h: batchnorm.cc uses it too).
+__attribute__((optimize("O3"))) void batchNormRows(const float* __restrict px, float* __restrict po, int64_t rows,
+                                                   int64_t n, const float* __restrict m, const float* __restrict a,
+                                                   const float* __restrict b) {
+  for (int64_t r = 0; r < rows; r++, px += n, po += n)
+    for (int64_t j = 0; j < n; j++) po[j] = (px[j] - m[j]) * a[j] + b[j];
+}
+
 namespace {
 
 // tfjs's Step: 1 where x > 0, alpha elsewhere, NaN stays NaN. Branch-free and vectorized (random signs would cost a
@@ -36,13 +45,6 @@ Tensor step(const KArgs& k, const Tensor& x, double alpha) {
 // computed first (in double, on the small parameters), then one pass over x, row by row of the parameters' length,
 // writes (x - mean) * a + offset in that order. x * a + (offset - mean * a), what at::batch_norm computes, loses
 // digits to cancellation when |mean| is large against the spread (mean 1000, spread 1: 1e-4 off tfjs's answer).
-__attribute__((optimize("O3"))) void batchNormRows(const float* __restrict px, float* __restrict po, int64_t rows,
-                                                   int64_t n, const float* __restrict m, const float* __restrict a,
-                                                   const float* __restrict b) {
-  for (int64_t r = 0; r < rows; r++, px += n, po += n)
-    for (int64_t j = 0; j < n; j++) po[j] = (px[j] - m[j]) * a[j] + b[j];
-}
-
 Tensor batchNorm(const KArgs& k) {
   Tensor x = k.in("x", "xShape");
   TORCH_CHECK(x.scalar_type() == at::kFloat, "FusedBatchNorm: float32 only");

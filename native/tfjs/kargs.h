@@ -92,6 +92,10 @@ void addReductionKernels(KernelTable& t);
 void addLayoutKernels(KernelTable& t);
 void addBatchNormKernels(KernelTable& t);
 
+// FusedBatchNorm's loop, (x - m) * a + b over `rows` rows of n (elementwise.cc); BatchNormTraining's too.
+void batchNormRows(const float* __restrict px, float* __restrict po, int64_t rows, int64_t n,
+                   const float* __restrict m, const float* __restrict a, const float* __restrict b);
+
 // The fused activations of FusedConv2D and _FusedMatMul, in place on y.
 Tensor activate(Tensor y, const std::string& act, double alpha);
 
